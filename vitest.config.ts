@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * One test run for the whole monorepo: a project per package (unit tests beside the code) and
+ * one for the cross-package suites in test/. Workspace packages resolve to their TypeScript
+ * sources through the `@docpipe/source` export condition, so tests need no build.
+ */
+const sourceConditions = ['@docpipe/source', 'node', 'import', 'module', 'default'];
+
+const project = (name: string, include: string[]) => ({
+  extends: true as const,
+  test: { name, include },
+});
+
+export default defineConfig({
+  resolve: { conditions: sourceConditions },
+  ssr: { resolve: { conditions: sourceConditions, externalConditions: ['@docpipe/source'] } },
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    projects: [
+      project('core', ['packages/core/src/**/*.test.ts']),
+      project('testing', ['packages/testing/src/**/*.test.ts']),
+      project('docs', ['test/docs/**/*.test.ts']),
+    ],
+  },
+});
