@@ -1,0 +1,392 @@
+import { z } from 'zod';
+import { ConfigError, type ConfigProblem } from './errors.js';
+
+/**
+ * Every setting docpipe reads from the environment, in one table: the zod schema that parses the
+ * string, its default, and the sentence the README shows. Nothing else reads `process.env`.
+ *
+ * Durations end in `_MS`, sizes in `_BYTES`. Durations marked `scaled` are multiplied by
+ * TIME_SCALE, so one knob speeds up the whole simulated system (DESIGN, "Simulated time").
+ */
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const MIB = 1024 * 1024;
+
+interface Setting<T extends z.ZodType = z.ZodType> {
+  schema: T;
+  default?: string;
+  doc: string;
+  /** Multiplied by TIME_SCALE when loaded. */
+  scaled?: boolean;
+  /** Shown as `***` wherever config is printed. */
+  secret?: boolean;
+}
+
+const int = (min = 0) => z.coerce.number().int().min(min);
+const durationMs = (min = 0) => z.coerce.number().int().min(min);
+const url = () => z.url({ protocol: /^https?$/ });
+const redisUrl = () => z.url({ protocol: /^rediss?$/ });
+const flag = () => z.stringbool();
+
+function setting<T extends z.ZodType>(
+  schema: T,
+  doc: string,
+  extra: Omit<Setting<T>, 'schema' | 'doc'> = {},
+) {
+  return { schema, doc, ...extra } satisfies Setting<T>;
+}
+
+export const settings = {
+  LOG_LEVEL: setting(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'Log level.', {
+    default: 'info',
+  }),
+  LOG_PRETTY: setting(flag().optional(), 'Human-readable logs; default: only when stdout is a terminal.'),
+  TIME_SCALE: setting(
+    z.coerce.number().positive().max(1000),
+    'Multiplies every scaled duration (0.01 = 100× faster).',
+    {
+      default: '1',
+    },
+  ),
+
+  REDIS_URL: setting(redisUrl(), 'Redis connection URL.', {
+    default: 'redis://127.0.0.1:6379',
+    secret: true,
+  }),
+  REDIS_KEY_PREFIX: setting(
+    z
+      .string()
+      .regex(
+        /^[^:\s]*\{[^{}:\s]+\}[^:\s]*$/,
+        'must contain a hash tag such as {docpipe} and no ":" or spaces',
+      ),
+    'Prefix of every Redis key; its {hash tag} keeps all keys in one Redis Cluster slot.',
+    { default: '{docpipe}' },
+  ),
+  REDIS_CONNECT_TIMEOUT_MS: setting(durationMs(100), 'How long producers wait for Redis before failing.', {
+    default: String(5 * SECOND),
+  }),
+
+  LLAMA_CLOUD_BASE_URL: setting(
+    url().optional(),
+    'LlamaCloud API origin (e.g. https://api.cloud.llamaindex.ai). Unset: the embedded cloud-local.',
+  ),
+  LLAMA_CLOUD_API_KEY: setting(
+    z.string().min(1).optional(),
+    'LlamaCloud API key; required with LLAMA_CLOUD_BASE_URL.',
+    {
+      secret: true,
+    },
+  ),
+  LLAMA_CLOUD_PROJECT_ID: setting(
+    z.string().min(1).optional(),
+    'LlamaCloud project id sent with every request.',
+  ),
+  HTTP_CONNECT_TIMEOUT_MS: setting(durationMs(1), 'Upstream TCP/TLS connect timeout.', {
+    default: String(10 * SECOND),
+  }),
+  HTTP_HEADERS_TIMEOUT_MS: setting(durationMs(1), 'Upstream time to response headers.', {
+    default: String(60 * SECOND),
+  }),
+  HTTP_BODY_TIMEOUT_MS: setting(durationMs(1), 'Upstream idle time between body chunks.', {
+    default: String(120 * SECOND),
+  }),
+  HTTP_CONNECTIONS: setting(int(1), 'Keep-alive connections per upstream origin and process.', {
+    default: '32',
+  }),
+
+  UPLOAD_CONCURRENCY: setting(int(1), 'Upload jobs one worker process runs at once.', { default: '8' }),
+  PARSE_CONCURRENCY: setting(int(1), 'Parse jobs one worker process runs at once (parked jobs hold none).', {
+    default: '16',
+  }),
+  EXTRACT_CONCURRENCY: setting(
+    int(1),
+    'Extract jobs one worker process runs at once (parked jobs hold none).',
+    {
+      default: '16',
+    },
+  ),
+  NOTIFY_CONCURRENCY: setting(int(1), 'Batch callbacks one worker process sends at once.', { default: '4' }),
+  STAGE_ATTEMPTS: setting(int(1), 'Attempts per stage job before its file fails (transient errors only).', {
+    default: '5',
+  }),
+  RETRY_BACKOFF_MS: setting(durationMs(1), 'First retry delay; doubles per attempt, with jitter.', {
+    default: String(2 * SECOND),
+    scaled: true,
+  }),
+  POLL_INTERVAL_MS: setting(durationMs(1), 'How often the poller asks LlamaCloud about in-flight jobs.', {
+    default: String(2 * SECOND),
+    scaled: true,
+  }),
+  UPLOAD_DEADLINE_MS: setting(durationMs(1), 'Time an upload may take, retries included.', {
+    default: String(10 * MINUTE),
+    scaled: true,
+  }),
+  PARSE_DEADLINE_MS: setting(durationMs(1), 'Time a parse job may take upstream, throttling included.', {
+    default: String(30 * MINUTE),
+    scaled: true,
+  }),
+  EXTRACT_DEADLINE_MS: setting(durationMs(1), 'Time an extract job may take upstream, throttling included.', {
+    default: String(60 * MINUTE),
+    scaled: true,
+  }),
+  BATCH_DEADLINE_MS: setting(
+    durationMs(1),
+    'Time after which unfinished files of a batch fail with a timeout.',
+    {
+      default: String(24 * HOUR),
+      scaled: true,
+    },
+  ),
+
+  RATE_UPLOAD_MAX: setting(
+    int(1),
+    'Uploads per window, across all workers (LlamaCloud: about 50 per 10 s).',
+    {
+      default: '50',
+    },
+  ),
+  RATE_UPLOAD_WINDOW_MS: setting(durationMs(1), 'Window of RATE_UPLOAD_MAX.', {
+    default: String(10 * SECOND),
+    scaled: true,
+  }),
+  RATE_CREATE_MAX: setting(int(1), 'Parse/extract job creations per window, across all workers.', {
+    default: '50',
+  }),
+  RATE_CREATE_WINDOW_MS: setting(durationMs(1), 'Window of RATE_CREATE_MAX.', {
+    default: String(10 * SECOND),
+    scaled: true,
+  }),
+  RATE_READ_MAX: setting(int(1), 'Status and result reads per window, across all workers.', {
+    default: '200',
+  }),
+  RATE_READ_WINDOW_MS: setting(durationMs(1), 'Window of RATE_READ_MAX.', {
+    default: String(10 * SECOND),
+    scaled: true,
+  }),
+  INFLIGHT_MIN: setting(int(1), 'Lowest adaptive cap on remote jobs in flight.', { default: '2' }),
+  INFLIGHT_INITIAL: setting(int(1), 'Starting cap on remote jobs in flight (the cookbook starts at 10).', {
+    default: '10',
+  }),
+  INFLIGHT_MAX: setting(int(1), 'Highest adaptive cap on remote jobs in flight.', { default: '100' }),
+
+  CREDITS_PER_PAGE_COST_EFFECTIVE: setting(
+    z.coerce.number().min(0),
+    'Extract credits per page, cost_effective tier.',
+    {
+      default: '5',
+    },
+  ),
+  CREDITS_PER_PAGE_AGENTIC: setting(z.coerce.number().min(0), 'Extract credits per page, agentic tier.', {
+    default: '15',
+  }),
+  CREDITS_PER_PAGE_AGENTIC_PLUS: setting(
+    z.coerce.number().min(0),
+    'Extract credits per page, agentic_plus tier.',
+    {
+      default: '50',
+    },
+  ),
+  CREDITS_PER_PAGE_TURBO: setting(z.coerce.number().min(0), 'Extract credits per page, turbo tier.', {
+    default: '35',
+  }),
+
+  BLOB_DIR: setting(z.string().min(1), 'Directory of the content-addressed file store.', {
+    default: '.docpipe/blobs',
+  }),
+  RESULT_DIR: setting(z.string().min(1), 'Directory of the result store.', { default: '.docpipe/results' }),
+  BLOB_MAX_BYTES: setting(int(1), 'Largest file accepted.', { default: String(100 * MIB) }),
+
+  API_HOST: setting(z.string().min(1), 'Address the API listens on.', { default: '127.0.0.1' }),
+  API_PORT: setting(int(0).max(65535), 'Port of the API (0: any free port).', { default: '3000' }),
+  API_KEYS: setting(
+    z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((k) => k.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().min(16, 'each API key needs at least 16 characters'))),
+    'Comma-separated bearer keys for /v1 and the dashboard; empty: no auth (loopback only).',
+    { default: '', secret: true },
+  ),
+  PUBLIC_URL: setting(
+    url().optional(),
+    'Public origin of the API, for LlamaCloud webhooks; unset: polling only.',
+  ),
+  WEBHOOK_SIGNING_SECRET: setting(z.string().min(16).optional(), 'Secret LlamaCloud signs webhooks with.', {
+    secret: true,
+  }),
+  CALLBACK_SIGNING_SECRET: setting(
+    z.string().min(16).optional(),
+    'Secret batch completion callbacks are signed with.',
+    {
+      secret: true,
+    },
+  ),
+  METRICS_PORT: setting(
+    int(0).max(65535),
+    'Port of a worker process /metrics and /healthz (0: any free port).',
+    {
+      default: '9464',
+    },
+  ),
+} satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof settings;
+type Flat = { [K in SettingName]: z.output<(typeof settings)[K]['schema']> };
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+function shape(flat: Flat) {
+  return {
+    logLevel: flat.LOG_LEVEL,
+    logPretty: flat.LOG_PRETTY,
+    timeScale: flat.TIME_SCALE,
+    redis: {
+      url: flat.REDIS_URL,
+      keyPrefix: flat.REDIS_KEY_PREFIX,
+      connectTimeoutMs: flat.REDIS_CONNECT_TIMEOUT_MS,
+    },
+    llamaCloud: {
+      /** undefined: start the embedded cloud-local. */
+      baseUrl: flat.LLAMA_CLOUD_BASE_URL,
+      apiKey: flat.LLAMA_CLOUD_API_KEY,
+      projectId: flat.LLAMA_CLOUD_PROJECT_ID,
+      connectTimeoutMs: flat.HTTP_CONNECT_TIMEOUT_MS,
+      headersTimeoutMs: flat.HTTP_HEADERS_TIMEOUT_MS,
+      bodyTimeoutMs: flat.HTTP_BODY_TIMEOUT_MS,
+      connections: flat.HTTP_CONNECTIONS,
+    },
+    stages: {
+      concurrency: {
+        upload: flat.UPLOAD_CONCURRENCY,
+        parse: flat.PARSE_CONCURRENCY,
+        extract: flat.EXTRACT_CONCURRENCY,
+        notify: flat.NOTIFY_CONCURRENCY,
+      },
+      attempts: flat.STAGE_ATTEMPTS,
+      retryBackoffMs: flat.RETRY_BACKOFF_MS,
+      pollIntervalMs: flat.POLL_INTERVAL_MS,
+      deadlineMs: {
+        upload: flat.UPLOAD_DEADLINE_MS,
+        parse: flat.PARSE_DEADLINE_MS,
+        extract: flat.EXTRACT_DEADLINE_MS,
+        batch: flat.BATCH_DEADLINE_MS,
+      },
+    },
+    limits: {
+      upload: { max: flat.RATE_UPLOAD_MAX, windowMs: flat.RATE_UPLOAD_WINDOW_MS },
+      create: { max: flat.RATE_CREATE_MAX, windowMs: flat.RATE_CREATE_WINDOW_MS },
+      read: { max: flat.RATE_READ_MAX, windowMs: flat.RATE_READ_WINDOW_MS },
+      inflight: { min: flat.INFLIGHT_MIN, initial: flat.INFLIGHT_INITIAL, max: flat.INFLIGHT_MAX },
+    },
+    creditsPerPage: {
+      cost_effective: flat.CREDITS_PER_PAGE_COST_EFFECTIVE,
+      agentic: flat.CREDITS_PER_PAGE_AGENTIC,
+      agentic_plus: flat.CREDITS_PER_PAGE_AGENTIC_PLUS,
+      turbo: flat.CREDITS_PER_PAGE_TURBO,
+    },
+    storage: {
+      blobDir: flat.BLOB_DIR,
+      resultDir: flat.RESULT_DIR,
+      blobMaxBytes: flat.BLOB_MAX_BYTES,
+    },
+    api: {
+      host: flat.API_HOST,
+      port: flat.API_PORT,
+      keys: flat.API_KEYS,
+      publicUrl: flat.PUBLIC_URL,
+      webhookSigningSecret: flat.WEBHOOK_SIGNING_SECRET,
+      callbackSigningSecret: flat.CALLBACK_SIGNING_SECRET,
+    },
+    metricsPort: flat.METRICS_PORT,
+  };
+}
+
+type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+export type Config = DeepReadonly<ReturnType<typeof shape>>;
+
+/** Rules that involve more than one variable. */
+function crossChecks(flat: Flat): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (flat.LLAMA_CLOUD_BASE_URL && !flat.LLAMA_CLOUD_API_KEY) {
+    problems.push({
+      variable: 'LLAMA_CLOUD_API_KEY',
+      message: 'required when LLAMA_CLOUD_BASE_URL is set (unset both to use the embedded cloud-local)',
+    });
+  }
+  const { INFLIGHT_MIN: min, INFLIGHT_INITIAL: initial, INFLIGHT_MAX: max } = flat;
+  if (!(min <= initial && initial <= max)) {
+    problems.push({
+      variable: 'INFLIGHT_INITIAL',
+      message: `must lie between INFLIGHT_MIN (${min}) and INFLIGHT_MAX (${max}), got ${initial}`,
+    });
+  }
+  if (flat.PUBLIC_URL && !flat.WEBHOOK_SIGNING_SECRET) {
+    problems.push({
+      variable: 'WEBHOOK_SIGNING_SECRET',
+      message: 'required when PUBLIC_URL is set, so that webhooks can be verified',
+    });
+  }
+  return problems;
+}
+
+/**
+ * Parses every setting from `env` (pass `process.env` at the entry point, a plain object in
+ * tests). Returns a frozen, typed config, or throws one ConfigError listing every bad variable.
+ */
+export function loadConfig(env: Env): Config {
+  const problems: ConfigProblem[] = [];
+  const flat: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(settings) as [SettingName, Setting][]) {
+    const value = env[name];
+    const raw = value === undefined || value === '' ? spec.default : value;
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((issue) => issue.message).join('; ');
+      const shown = spec.secret || raw === undefined ? '' : ` (got ${JSON.stringify(raw)})`;
+      problems.push({ variable: name, message: `${issues}${shown}` });
+      continue;
+    }
+    flat[name] = parsed.data;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const typed = flat as Flat;
+  problems.push(...crossChecks(typed));
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  for (const [name, spec] of Object.entries(settings) as [SettingName, Setting][]) {
+    if (spec.scaled) flat[name] = Math.max(1, Math.round((flat[name] as number) * typed.TIME_SCALE));
+  }
+  return deepFreeze(shape(typed));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The README's configuration table, generated from `settings` so that the two cannot drift. */
+export function configTable(): string {
+  const rows = Object.entries(settings).map(([name, spec]: [string, Setting]) => {
+    const fallback =
+      spec.default === undefined ? '—' : spec.default === '' ? '(empty)' : `\`${spec.default}\``;
+    const doc = spec.scaled ? `${spec.doc} Scaled by TIME_SCALE.` : spec.doc;
+    return `| \`${name}\` | ${fallback} | ${doc} |`;
+  });
+  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,149 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './free-port.js';
+
+export interface RedisServerOptions {
+  /** Turn on AOF with `appendfsync always`, so a SIGKILL loses no acknowledged write. */
+  appendonly?: boolean;
+  /** Defaults to `noeviction`, as docpipe requires. */
+  maxmemoryPolicy?: string;
+}
+
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  dir: string;
+  /** Graceful shutdown (SHUTDOWN NOSAVE), then removes the data directory. */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash would; the data directory stays for restart(). */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port and directory (AOF is replayed if enabled). */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts a private `redis-server` on a free loopback port in a temporary directory. Tests use
+ * this, never the machine's Redis on 6379.
+ */
+export async function startRedis(options: RedisServerOptions = {}): Promise<PrivateRedis> {
+  const dir = await mkdtemp(join(tmpdir(), 'docpipe-redis-'));
+  let port = await freePort();
+  let child: ChildProcess | undefined;
+
+  const args = () => [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    options.appendonly ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    '--maxmemory-policy',
+    options.maxmemoryPolicy ?? 'noeviction',
+    '--protected-mode',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+
+  const launch = async () => {
+    for (let tries = 0; ; tries++) {
+      const proc = spawn('redis-server', args(), { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      proc.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      proc.stderr?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+      const spawnError = new Promise<Error>((resolve) => proc.once('error', resolve));
+      const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+      const ready = waitForPing(port, 10_000);
+      const first = await Promise.race([
+        ready.then(() => 'ready' as const),
+        exited.then(() => 'exited' as const),
+        spawnError.then((error) => error),
+      ]);
+      if (first === 'ready') {
+        child = proc;
+        return;
+      }
+      if (first instanceof Error) {
+        throw new Error(
+          `cannot start redis-server (${first.message}); install it (apt-get install redis-server)`,
+        );
+      }
+      // Another process took the port between freePort() and the bind: pick another one.
+      if (tries < 5 && /Address already in use/i.test(output)) {
+        port = await freePort();
+        continue;
+      }
+      throw new Error(`redis-server exited before answering on port ${port}:\n${output}`);
+    }
+  };
+
+  const killChild = async (signal: NodeJS.Signals) => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill(signal);
+    await exited;
+  };
+
+  await launch();
+
+  return {
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    dir,
+    async stop() {
+      await killChild('SIGTERM');
+      await rm(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      await killChild('SIGKILL');
+    },
+    async restart() {
+      await killChild('SIGKILL');
+      await launch();
+    },
+  };
+}
+
+async function waitForPing(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const client = new Redis({
+      port,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      if ((await client.ping()) === 'PONG') return;
+    } catch {
+      // not up yet
+    } finally {
+      client.disconnect();
+    }
+    if (Date.now() > deadline)
+      throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
