@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto';
+import { type PrivateRedis, startRedis } from '@docpipe/testing';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IllegalTransitionError, NotFoundError } from './errors.js';
+import type { BatchSpec, FileState, NewFile } from './records.js';
+import { connectRedis } from './redis.js';
+import { StateStore } from './state-store.js';
+
+let server: PrivateRedis;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = await connectRedis(server.url, { role: 'producer' });
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await server?.stop();
+});
+
+const spec: BatchSpec = {
+  extract: [
+    {
+      name: 'invoice',
+      data_schema: { type: 'object', properties: {} },
+      tier: 'cost_effective',
+      extraction_target: 'per_doc',
+      cite_sources: true,
+      confidence_scores: true,
+    },
+  ],
+};
+
+/** Each test gets its own key prefix, so tests never see each other's records. */
+function freshStore() {
+  return new StateStore(redis, `{t${randomBytes(4).toString('hex')}}`);
+}
+
+function files(count: number): NewFile[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `doc-${i}.pdf`,
+    sha256: randomBytes(32).toString('hex'),
+    sizeBytes: 100 + i,
+  }));
+}
+
+async function walk(store: StateStore, fileId: string, states: FileState[]) {
+  for (const state of states) await store.transition(fileId, state);
+}
+
+describe('StateStore', () => {
+  it('creates a batch with every file queued', async () => {
+    const store = freshStore();
+    const { batch, files: created, created: isNew } = await store.createBatch({ spec, files: files(3) });
+    expect(isNew).toBe(true);
+    expect(batch.status).toBe('running');
+    expect(batch.counters.total).toBe(3);
+    expect(batch.counters.byState.queued).toBe(3);
+    expect(batch.spec).toEqual(spec);
+    expect(created.map((f) => f.name)).toEqual(['doc-0.pdf', 'doc-1.pdf', 'doc-2.pdf']);
+    expect(created.every((f) => f.state === 'queued' && f.batchId === batch.id)).toBe(true);
+  });
+
+  it('returns the same batch for the same idempotency key, even when producers race', async () => {
+    const store = freshStore();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        store.createBatch({ spec, files: files(2), idempotencyKey: 'order-42' }),
+      ),
+    );
+    const ids = new Set(results.map((r) => r.batch.id));
+    expect(ids.size).toBe(1);
+    expect(results.filter((r) => r.created)).toHaveLength(1);
+    expect(await redis.zcard(store.keys.batches())).toBe(1);
+  });
+
+  it('moves a file along the pipeline and records remote ids, errors and times', async () => {
+    const store = freshStore();
+    const {
+      files: [file],
+    } = await store.createBatch({ spec, files: files(1) });
+    await store.transition(file!.id, 'uploading');
+    await store.transition(file!.id, 'parsing', { remoteFileId: 'dfl-1' });
+    await store.transition(file!.id, 'extracting', { parseJobId: 'pjb-1' });
+    const result = await store.transition(file!.id, 'completed');
+    expect(result).toEqual({ outcome: 'ok', from: 'extracting', batchDone: true, batchStatus: 'completed' });
+    const record = await store.getFile(file!.id);
+    expect(record).toMatchObject({ state: 'completed', remoteFileId: 'dfl-1', parseJobId: 'pjb-1' });
+    expect(record.startedAt).toBeGreaterThan(0);
+    expect(record.finishedAt).toBeGreaterThanOrEqual(record.startedAt!);
+  });
+
+  it('treats a move into the current state as a no-op', async () => {
+    const store = freshStore();
+    const {
+      files: [file],
+    } = await store.createBatch({ spec, files: files(1) });
+    await store.transition(file!.id, 'uploading');
+    expect((await store.transition(file!.id, 'uploading')).outcome).toBe('noop');
+    expect((await store.getBatch(file!.batchId)).counters.byState.uploading).toBe(1);
+  });
+
+  it('rejects illegal transitions and leaves the record untouched', async () => {
+    const store = freshStore();
+    const {
+      files: [file],
+    } = await store.createBatch({ spec, files: files(1) });
+    await expect(store.transition(file!.id, 'completed')).rejects.toThrow(IllegalTransitionError);
+    await expect(store.transition(file!.id, 'completed')).rejects.toThrow(
+      /cannot move from queued to completed/,
+    );
+    await walk(store, file!.id, ['uploading', 'extracting', 'completed']);
+    await expect(store.transition(file!.id, 'uploading')).rejects.toThrow(/from completed to uploading/);
+    expect((await store.getFile(file!.id)).state).toBe('completed');
+    await expect(store.transition('fil_missing', 'uploading')).rejects.toThrow(NotFoundError);
+  });
+
+  it('keeps counters exact under 100 concurrent transitions and completes the batch exactly once', async () => {
+    const store = freshStore();
+    const { batch, files: created } = await store.createBatch({ spec, files: files(100) });
+    // Every file races through its states; some fail. Concurrent duplicates of each move are
+    // sent too, as a retried job would, and must be no-ops.
+    const results = await Promise.all(
+      created.map(async (file, i) => {
+        await Promise.all([store.transition(file.id, 'uploading'), store.transition(file.id, 'uploading')]);
+        await store.transition(file.id, 'extracting');
+        const end = i % 10 === 0 ? 'failed' : 'completed';
+        const [a, b] = await Promise.all([
+          store.transition(
+            file.id,
+            end,
+            end === 'failed' ? { error: { stage: 'extract', code: 'remote_failed', message: 'x' } } : {},
+          ),
+          store.transition(file.id, end),
+        ]);
+        return [a, b];
+      }),
+    );
+    const done = results.flat().filter((r) => r.batchDone);
+    expect(done).toHaveLength(1);
+    const final = await store.getBatch(batch.id);
+    expect(final.status).toBe('completed_with_errors');
+    expect(final.sequence).toBe(1);
+    expect(final.counters.byState).toEqual({
+      queued: 0,
+      uploading: 0,
+      parsing: 0,
+      extracting: 0,
+      completed: 90,
+      failed: 10,
+      skipped: 0,
+      cancelled: 0,
+    });
+    expect(await redis.zcard(store.keys.batchFiles(batch.id, 'completed'))).toBe(90);
+    expect(await redis.zcard(store.keys.batchFiles(batch.id, 'failed'))).toBe(10);
+    const failed = await store.listFiles(batch.id, { state: 'failed' });
+    expect(failed.items[0]?.error).toEqual({ stage: 'extract', code: 'remote_failed', message: 'x' });
+  });
+
+  it('reopens a finished batch when a failed file is retried, and completes it again', async () => {
+    const store = freshStore();
+    const {
+      batch,
+      files: [file],
+    } = await store.createBatch({ spec, files: files(1) });
+    await walk(store, file!.id, ['uploading', 'failed']);
+    expect((await store.getBatch(batch.id)).status).toBe('completed_with_errors');
+    await store.transition(file!.id, 'queued', { round: 2, error: null });
+    const reopened = await store.getBatch(batch.id);
+    expect(reopened.status).toBe('running');
+    expect(reopened.finishedAt).toBeUndefined();
+    expect((await store.getFile(file!.id)).error).toBeUndefined();
+    await walk(store, file!.id, ['uploading', 'extracting']);
+    const again = await store.transition(file!.id, 'completed');
+    expect(again.batchDone).toBe(true);
+    const final = await store.getBatch(batch.id);
+    expect(final).toMatchObject({ status: 'completed', sequence: 2 });
+    expect((await store.getFile(file!.id)).round).toBe(2);
+  });
+
+  it('lists files by state with cursor pagination', async () => {
+    const store = freshStore();
+    const { batch, files: created } = await store.createBatch({ spec, files: files(25) });
+    for (const file of created.filter((_, i) => i % 2 === 0)) await store.transition(file.id, 'uploading');
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.listFiles(batch.id, {
+        state: 'uploading',
+        limit: 5,
+        ...(cursor ? { cursor } : {}),
+      });
+      seen.push(...page.items.map((f) => f.name));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(created.filter((_, i) => i % 2 === 0).map((f) => f.name));
+    const all = await store.listFiles(batch.id, { limit: 1000 });
+    expect(all.items).toHaveLength(25);
+    expect(all.nextCursor).toBeUndefined();
+  });
+});

@@ -1,0 +1,411 @@
+import type { Redis } from 'ioredis';
+import { IllegalTransitionError, NotFoundError } from './errors.js';
+import { newId } from './ids.js';
+import {
+  type BatchRecord,
+  type BatchSpec,
+  type BatchStatus,
+  FILE_STATES,
+  FILE_TRANSITIONS,
+  type FileError,
+  type FileRecord,
+  type FileState,
+  type NewFile,
+  TERMINAL_FILE_STATES,
+} from './records.js';
+
+/**
+ * Batch and file records in Redis. Every key starts with the configured prefix (which carries a
+ * hash tag), so all of them live in one Redis Cluster slot and multi-key scripts stay legal.
+ *
+ *   {p}:batch:{id}                 hash: status, spec, counters n_<state>, credits, sequence …
+ *   {p}:batch:{id}:files           zset of file ids by ordinal (all files)
+ *   {p}:batch:{id}:files:{state}   zset of file ids by ordinal, one per state
+ *   {p}:file:{id}                  hash: state, names, remote ids, error …
+ *   {p}:batches                    zset of batch ids by creation time
+ *   {p}:idempotency:{key}          batch id created for a producer's idempotency key
+ */
+export class StateKeys {
+  constructor(readonly prefix: string) {}
+  batch(batchId: string) {
+    return `${this.prefix}:batch:${batchId}`;
+  }
+  batchFiles(batchId: string, state?: FileState) {
+    return state ? `${this.prefix}:batch:${batchId}:files:${state}` : `${this.prefix}:batch:${batchId}:files`;
+  }
+  file(fileId: string) {
+    return `${this.prefix}:file:${fileId}`;
+  }
+  batches() {
+    return `${this.prefix}:batches`;
+  }
+  idempotency(key: string) {
+    return `${this.prefix}:idempotency:${key}`;
+  }
+}
+
+/**
+ * Writes a batch and its files atomically, all `queued`. With an idempotency key that is already
+ * taken, writes nothing and returns the batch id that holds the key.
+ *
+ * KEYS: batches index, idempotency key.  ARGV: use-idempotency (0/1), batch id, now, key prefix,
+ * batch hash fields (JSON array), file hash field arrays (JSON array of arrays).
+ */
+const CREATE_BATCH_SCRIPT = `
+local batchesKey, idemKey = KEYS[1], KEYS[2]
+local useIdem, batchId, now, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if useIdem == '1' then
+  local existing = redis.call('GET', idemKey)
+  if existing then return existing end
+  redis.call('SET', idemKey, batchId)
+end
+local batchKey = prefix .. ':batch:' .. batchId
+redis.call('HSET', batchKey, unpack(cjson.decode(ARGV[5])))
+redis.call('ZADD', batchesKey, now, batchId)
+for _, fields in ipairs(cjson.decode(ARGV[6])) do
+  local id, ordinal
+  for i = 1, #fields, 2 do
+    if fields[i] == 'id' then id = fields[i + 1] elseif fields[i] == 'ordinal' then ordinal = fields[i + 1] end
+  end
+  redis.call('HSET', prefix .. ':file:' .. id, unpack(fields))
+  redis.call('ZADD', batchKey .. ':files', ordinal, id)
+  redis.call('ZADD', batchKey .. ':files:queued', ordinal, id)
+end
+return batchId
+`;
+
+/**
+ * Moves one file to a new state and keeps the batch counters and per-state sets in step, in one
+ * atomic step. Detects the batch reaching a terminal status exactly once (the caller that gets
+ * batch_done = 1 sends the completion callback).
+ *
+ * KEYS: file hash, batch hash.  ARGV: to, allowed-from (comma list), now, key prefix of the batch,
+ * terminal states (comma list), then field/value pairs to set on the file.
+ * Returns: { outcome, from, batch_done, batch_status }.
+ */
+const TRANSITION_SCRIPT = `
+local fileKey, batchKey = KEYS[1], KEYS[2]
+local to, allowed, now, batchPrefix, terminalList = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local from = redis.call('HGET', fileKey, 'state')
+if not from then return {'missing', '', 0, ''} end
+if redis.call('EXISTS', batchKey) == 0 then return {'missing', from, 0, ''} end
+if from == to then return {'noop', from, 0, redis.call('HGET', batchKey, 'status')} end
+local ok = false
+for s in string.gmatch(allowed, '[^,]+') do if s == from then ok = true end end
+if not ok then return {'illegal', from, 0, redis.call('HGET', batchKey, 'status')} end
+local terminal = {}
+for s in string.gmatch(terminalList, '[^,]+') do terminal[s] = true end
+
+local ordinal = redis.call('HGET', fileKey, 'ordinal')
+local fileId = redis.call('HGET', fileKey, 'id')
+redis.call('HSET', fileKey, 'state', to, 'updated_at', now)
+for i = 6, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', fileKey, ARGV[i]) else redis.call('HSET', fileKey, ARGV[i], ARGV[i + 1]) end
+end
+if terminal[to] then redis.call('HSET', fileKey, 'finished_at', now) end
+if from == 'queued' and not terminal[to] and redis.call('HEXISTS', fileKey, 'started_at') == 0 then
+  redis.call('HSET', fileKey, 'started_at', now)
+end
+redis.call('ZREM', batchPrefix .. ':files:' .. from, fileId)
+redis.call('ZADD', batchPrefix .. ':files:' .. to, ordinal, fileId)
+redis.call('HINCRBY', batchKey, 'n_' .. from, -1)
+redis.call('HINCRBY', batchKey, 'n_' .. to, 1)
+redis.call('HSET', batchKey, 'updated_at', now)
+
+local status = redis.call('HGET', batchKey, 'status')
+local done = 0
+if terminal[from] and not terminal[to] and status ~= 'running' then
+  status = 'running'
+  redis.call('HSET', batchKey, 'status', status)
+  redis.call('HDEL', batchKey, 'finished_at')
+end
+if terminal[to] and status == 'running' then
+  local finished = 0
+  for s, _ in pairs(terminal) do finished = finished + tonumber(redis.call('HGET', batchKey, 'n_' .. s) or '0') end
+  if finished == tonumber(redis.call('HGET', batchKey, 'total')) then
+    local failed = tonumber(redis.call('HGET', batchKey, 'n_failed') or '0') + tonumber(redis.call('HGET', batchKey, 'n_skipped') or '0')
+    if redis.call('HGET', batchKey, 'cancel_requested') == '1' then status = 'cancelled'
+    elseif failed > 0 then status = 'completed_with_errors'
+    else status = 'completed' end
+    redis.call('HSET', batchKey, 'status', status, 'finished_at', now)
+    redis.call('HINCRBY', batchKey, 'sequence', 1)
+    done = 1
+  end
+end
+return {'ok', from, done, status}
+`;
+
+export interface TransitionResult {
+  /** `noop`: the file was already in the target state. */
+  outcome: 'ok' | 'noop';
+  from: FileState;
+  /** True for exactly one transition: the one that made the batch terminal. */
+  batchDone: boolean;
+  batchStatus: BatchStatus;
+}
+
+export interface TransitionFields {
+  remoteFileId?: string;
+  parseJobId?: string;
+  error?: FileError | null;
+  skipReason?: string;
+  round?: number;
+}
+
+export interface CreateBatchInput {
+  spec: BatchSpec;
+  files: readonly NewFile[];
+  callbackUrl?: string;
+  budgetCredits?: number;
+  idempotencyKey?: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back to get the next page; undefined on the last page. */
+  nextCursor: string | undefined;
+}
+
+type RedisWithScripts = Redis & {
+  docpipeCreateBatch(batchesKey: string, idempotencyKey: string, ...args: string[]): Promise<string>;
+  docpipeTransition(
+    fileKey: string,
+    batchKey: string,
+    ...args: string[]
+  ): Promise<[string, string, number, string]>;
+};
+
+export class StateStore {
+  readonly keys: StateKeys;
+  private readonly redis: RedisWithScripts;
+
+  constructor(redis: Redis, prefix: string) {
+    this.keys = new StateKeys(prefix);
+    if (!('docpipeTransition' in redis)) {
+      redis.defineCommand('docpipeTransition', { numberOfKeys: 2, lua: TRANSITION_SCRIPT });
+      redis.defineCommand('docpipeCreateBatch', { numberOfKeys: 2, lua: CREATE_BATCH_SCRIPT });
+    }
+    this.redis = redis as RedisWithScripts;
+  }
+
+  /**
+   * Writes the batch and all its file records in one transaction, with every file `queued`.
+   * With an idempotency key, a second call returns the batch the first one created
+   * (`created: false`) and writes nothing.
+   */
+  async createBatch(
+    input: CreateBatchInput,
+  ): Promise<{ batch: BatchRecord; files: FileRecord[]; created: boolean }> {
+    const now = Date.now();
+    const batchId = newId('bat');
+    const files: FileRecord[] = input.files.map((file, ordinal) => ({
+      id: newId('fil'),
+      batchId,
+      ordinal,
+      name: file.name,
+      sha256: file.sha256,
+      sizeBytes: file.sizeBytes,
+      metadata: file.metadata ?? {},
+      state: 'queued',
+      round: 1,
+      createdAt: now,
+      updatedAt: now,
+    }));
+    const batchFields: Record<string, string | number> = {
+      id: batchId,
+      status: 'running',
+      spec: JSON.stringify(input.spec),
+      created_at: now,
+      updated_at: now,
+      total: files.length,
+      credits_used: 0,
+      sequence: 0,
+    };
+    for (const state of FILE_STATES) batchFields[`n_${state}`] = state === 'queued' ? files.length : 0;
+    if (input.callbackUrl) batchFields.callback_url = input.callbackUrl;
+    if (input.budgetCredits !== undefined) batchFields.budget_credits = input.budgetCredits;
+    if (input.idempotencyKey) batchFields.idempotency_key = input.idempotencyKey;
+
+    const winner = await this.redis.docpipeCreateBatch(
+      this.keys.batches(),
+      this.keys.idempotency(input.idempotencyKey ?? ''),
+      input.idempotencyKey ? '1' : '0',
+      batchId,
+      String(now),
+      this.keys.prefix,
+      JSON.stringify(Object.entries(batchFields).flat().map(String)),
+      JSON.stringify(files.map((file) => Object.entries(fileToHash(file)).flat().map(String))),
+    );
+    return { ...(await this.getBatchWithFiles(winner)), created: winner === batchId };
+  }
+
+  /** Moves a file to `to`; rejects moves the state machine forbids with IllegalTransitionError. */
+  async transition(fileId: string, to: FileState, fields: TransitionFields = {}): Promise<TransitionResult> {
+    const batchId = await this.redis.hget(this.keys.file(fileId), 'batch_id');
+    if (!batchId) throw new NotFoundError(`file ${fileId} does not exist`, { code: 'file_not_found' });
+    const [outcome, from, done, status] = await this.redis.docpipeTransition(
+      this.keys.file(fileId),
+      this.keys.batch(batchId),
+      to,
+      FILE_TRANSITIONS[to].join(','),
+      String(Date.now()),
+      this.keys.batch(batchId),
+      TERMINAL_FILE_STATES.join(','),
+      ...transitionArgs(fields),
+    );
+    if (outcome === 'missing')
+      throw new NotFoundError(`file ${fileId} or its batch does not exist`, { code: 'file_not_found' });
+    if (outcome === 'illegal') {
+      throw new IllegalTransitionError(`file ${fileId} cannot move from ${from} to ${to}`, {
+        code: 'illegal_transition',
+        details: { fileId, from, to },
+      });
+    }
+    return {
+      outcome: outcome as 'ok' | 'noop',
+      from: from as FileState,
+      batchDone: done === 1,
+      batchStatus: status as BatchStatus,
+    };
+  }
+
+  async getBatch(batchId: string): Promise<BatchRecord> {
+    const hash = await this.redis.hgetall(this.keys.batch(batchId));
+    if (!hash.id) throw new NotFoundError(`batch ${batchId} does not exist`, { code: 'batch_not_found' });
+    return batchFromHash(hash);
+  }
+
+  async getFile(fileId: string): Promise<FileRecord> {
+    const hash = await this.redis.hgetall(this.keys.file(fileId));
+    if (!hash.id) throw new NotFoundError(`file ${fileId} does not exist`, { code: 'file_not_found' });
+    return fileFromHash(hash);
+  }
+
+  /** Files of a batch in enqueue order, optionally only those in one state; `limit` per page. */
+  async listFiles(
+    batchId: string,
+    options: { state?: FileState; cursor?: string; limit?: number } = {},
+  ): Promise<Page<FileRecord>> {
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+    const after = options.cursor === undefined ? '-inf' : `(${Number.parseInt(options.cursor, 10)}`;
+    const entries = await this.redis.zrangebyscore(
+      this.keys.batchFiles(batchId, options.state),
+      after,
+      '+inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit + 1,
+    );
+    const ids: string[] = [];
+    const scores: string[] = [];
+    for (let i = 0; i < entries.length; i += 2) {
+      ids.push(entries[i]!);
+      scores.push(entries[i + 1]!);
+    }
+    const pageIds = ids.slice(0, limit);
+    const pipeline = this.redis.pipeline();
+    for (const id of pageIds) pipeline.hgetall(this.keys.file(id));
+    const hashes = (await pipeline.exec()) ?? [];
+    const items = hashes.flatMap(([error, hash]) => {
+      if (error) throw error;
+      const fields = hash as Record<string, string>;
+      return fields.id ? [fileFromHash(fields)] : [];
+    });
+    return { items, nextCursor: ids.length > limit ? scores[limit - 1] : undefined };
+  }
+
+  /** Adds credits to the batch total; returns the new total. */
+  async addCredits(batchId: string, credits: number): Promise<number> {
+    return Number(await this.redis.hincrbyfloat(this.keys.batch(batchId), 'credits_used', credits));
+  }
+
+  private async getBatchWithFiles(batchId: string) {
+    const batch = await this.getBatch(batchId);
+    const files: FileRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.listFiles(batchId, { limit: 1000, ...(cursor ? { cursor } : {}) });
+      files.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== undefined);
+    return { batch, files };
+  }
+}
+
+function transitionArgs(fields: TransitionFields): string[] {
+  const args: string[] = [];
+  if (fields.remoteFileId !== undefined) args.push('remote_file_id', fields.remoteFileId);
+  if (fields.parseJobId !== undefined) args.push('parse_job_id', fields.parseJobId);
+  if (fields.skipReason !== undefined) args.push('skip_reason', fields.skipReason);
+  if (fields.round !== undefined) args.push('round', String(fields.round));
+  if (fields.error === null) args.push('error', '');
+  else if (fields.error !== undefined) args.push('error', JSON.stringify(fields.error));
+  return args;
+}
+
+function fileToHash(file: FileRecord): Record<string, string | number> {
+  return {
+    id: file.id,
+    batch_id: file.batchId,
+    ordinal: file.ordinal,
+    name: file.name,
+    sha256: file.sha256,
+    size_bytes: file.sizeBytes,
+    metadata: JSON.stringify(file.metadata),
+    state: file.state,
+    round: file.round,
+    created_at: file.createdAt,
+    updated_at: file.updatedAt,
+  };
+}
+
+const optionalNumber = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+
+function fileFromHash(hash: Record<string, string>): FileRecord {
+  const record: FileRecord = {
+    id: hash.id!,
+    batchId: hash.batch_id!,
+    ordinal: Number(hash.ordinal),
+    name: hash.name!,
+    sha256: hash.sha256!,
+    sizeBytes: Number(hash.size_bytes),
+    metadata: JSON.parse(hash.metadata ?? '{}') as Record<string, unknown>,
+    state: hash.state as FileState,
+    round: Number(hash.round ?? 1),
+    createdAt: Number(hash.created_at),
+    updatedAt: Number(hash.updated_at),
+  };
+  const startedAt = optionalNumber(hash.started_at);
+  if (startedAt !== undefined) record.startedAt = startedAt;
+  const finishedAt = optionalNumber(hash.finished_at);
+  if (finishedAt !== undefined) record.finishedAt = finishedAt;
+  if (hash.remote_file_id) record.remoteFileId = hash.remote_file_id;
+  if (hash.parse_job_id) record.parseJobId = hash.parse_job_id;
+  if (hash.error) record.error = JSON.parse(hash.error) as FileError;
+  if (hash.skip_reason) record.skipReason = hash.skip_reason;
+  return record;
+}
+
+function batchFromHash(hash: Record<string, string>): BatchRecord {
+  const byState = Object.fromEntries(
+    FILE_STATES.map((state) => [state, Number(hash[`n_${state}`] ?? 0)]),
+  ) as Record<FileState, number>;
+  const record: BatchRecord = {
+    id: hash.id!,
+    status: hash.status as BatchStatus,
+    spec: JSON.parse(hash.spec!) as BatchSpec,
+    createdAt: Number(hash.created_at),
+    updatedAt: Number(hash.updated_at),
+    counters: { total: Number(hash.total), byState },
+    creditsUsed: Number(hash.credits_used ?? 0),
+    sequence: Number(hash.sequence ?? 0),
+  };
+  const finishedAt = optionalNumber(hash.finished_at);
+  if (finishedAt !== undefined) record.finishedAt = finishedAt;
+  if (hash.callback_url) record.callbackUrl = hash.callback_url;
+  const budget = optionalNumber(hash.budget_credits);
+  if (budget !== undefined) record.budgetCredits = budget;
+  if (hash.idempotency_key) record.idempotencyKey = hash.idempotency_key;
+  return record;
+}
