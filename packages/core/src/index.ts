@@ -7,4 +7,5 @@ export * from './logger.js';
 export * from './records.js';
 export * from './redis.js';
 export * from './result-store.js';
+export * from './sim-contract.js';
 export * from './state-store.js';
