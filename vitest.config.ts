@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
  * one for the cross-package suites in test/. Workspace packages resolve to their TypeScript
  * sources through the `@docpipe/source` export condition, so tests need no build.
  */
-const sourceConditions = ['@docpipe/source', 'node', 'import', 'module', 'default'];
+const sourceConditions = ['@docpipe/source', 'module', 'node', 'development|production'];
 
 const project = (name: string, include: string[]) => ({
   extends: true as const,
@@ -22,6 +22,7 @@ export default defineConfig({
     projects: [
       project('core', ['packages/core/src/**/*.test.ts']),
       project('testing', ['packages/testing/src/**/*.test.ts']),
+      project('cloud-local', ['apps/cloud-local/src/**/*.test.ts']),
       project('docs', ['test/docs/**/*.test.ts']),
     ],
   },

@@ -1,0 +1,363 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { SimStats } from '@docpipe/core';
+import LlamaCloud from '@llamaindex/llama-cloud';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CloudLocal, start } from './index.js';
+import { invoiceLines, makeDocx, makePdf, makeZipBomb } from './test-documents/generate.js';
+
+const invoiceSchema = {
+  type: 'object',
+  properties: {
+    invoice_number: { type: 'string' },
+    invoice_date: { type: 'string', format: 'date' },
+    total_amount: { type: 'number' },
+    currency: { type: 'string' },
+  },
+};
+
+const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
+
+function sdk(server: CloudLocal, options: { maxRetries?: number; apiKey?: string } = {}) {
+  return new LlamaCloud({
+    apiKey: options.apiKey ?? server.apiKey,
+    baseURL: server.url,
+    maxRetries: options.maxRetries ?? 2,
+  });
+}
+
+async function upload(client: LlamaCloud, name: string, bytes: Buffer) {
+  return client.files.create({ file: new File([bytes], name), purpose: 'extract' });
+}
+
+async function waitExtract(client: LlamaCloud, id: string) {
+  for (;;) {
+    const job = await client.extract.get(id, { expand: ['extract_metadata', 'usage', 'configuration'] });
+    if (TERMINAL.includes(job.status)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function sim(server: CloudLocal, path: string, body?: unknown) {
+  const response = await fetch(`${server.url}/_sim/${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return response.json();
+}
+
+describe('cloud-local with the official SDK', () => {
+  let server: CloudLocal;
+  let client: LlamaCloud;
+
+  beforeAll(async () => {
+    server = await start({ parseThreads: 2 });
+    client = sdk(server);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('uploads, parses (SDK waitForCompletion) and extracts from the parse job and from the file', async () => {
+    const file = await upload(client, 'invoice.pdf', makePdf([invoiceLines('INV-100', '1.234,50')]));
+    expect(file.id).toMatch(/^dfl-/);
+    expect(file.name).toBe('invoice.pdf');
+
+    const parse = await client.parsing.create({
+      tier: 'cost_effective',
+      version: 'latest',
+      file_id: file.id,
+    });
+    expect(parse.id).toMatch(/^pjb-/);
+    const parsed = await client.parsing.waitForCompletion(
+      parse.id,
+      { expand: ['text', 'markdown'] },
+      {
+        pollingInterval: 0.05,
+      },
+    );
+    expect(parsed.job.status).toBe('COMPLETED');
+    expect(parsed.text?.pages[0]?.text).toContain('Invoice Number: INV-100');
+    expect(parsed.markdown?.pages[0]).toMatchObject({ page_number: 1, success: true });
+
+    for (const fileInput of [parse.id, file.id]) {
+      const created = await client.extract.create({
+        file_input: fileInput,
+        configuration: { data_schema: invoiceSchema, tier: 'agentic' },
+      });
+      expect(created.id).toMatch(/^ext-/);
+      const done = await waitExtract(client, created.id);
+      expect(done.status).toBe('COMPLETED');
+      expect(done.extract_result).toEqual({
+        invoice_number: 'INV-100',
+        invoice_date: '2024-03-12',
+        total_amount: 1234.5,
+        currency: 'EUR',
+      });
+      expect(done.metadata?.usage).toEqual({ num_pages_extracted: 1, num_pages_billed: 1 });
+      expect(done.usage?.credits).toBe(15);
+      expect(done.configuration?.tier).toBe('agentic');
+      const metadata = done.extract_metadata?.field_metadata?.document_metadata as Record<
+        string,
+        { citation: unknown }
+      >;
+      expect(metadata.invoice_number?.citation).toEqual([
+        { page: 1, matching_text: 'Invoice Number: INV-100' },
+      ]);
+    }
+  });
+
+  it('accepts the seed-era document_input_value and config.extract_options', async () => {
+    const file = await upload(client, 'old.docx', makeDocx(invoiceLines('INV-OLD', '5.00')));
+    const job = (await client.post('/api/v2/extract', {
+      body: { document_input_value: file.id, config: { extract_options: { data_schema: invoiceSchema } } },
+    })) as { id: string };
+    const done = await waitExtract(client, job.id);
+    expect(done.file_input).toBe(file.id);
+    expect(done.extract_result).toMatchObject({ invoice_number: 'INV-OLD', total_amount: 5 });
+  });
+
+  it('lists jobs by repeated job_ids, newest first, with paging', async () => {
+    const file = await upload(client, 'list.txt', Buffer.from(invoiceLines('L-1', '1').join('\n')));
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(
+        (await client.extract.create({ file_input: file.id, configuration: { data_schema: invoiceSchema } }))
+          .id,
+      );
+    }
+    const page = await client.extract.list({ job_ids: ids.slice(0, 3), page_size: 2 });
+    expect(page.items.map((job) => job.id)).toEqual([ids[2], ids[1]]);
+    const all: string[] = [];
+    for await (const job of client.extract.list({ job_ids: ids, page_size: 2 })) all.push(job.id);
+    expect(all.sort()).toEqual([...ids].sort());
+    const requests = (await sim(server, 'requests?since=0')) as {
+      path: string;
+      query: Record<string, unknown>;
+    }[];
+    const listCall = requests.find((r) => r.path === '/api/v2/extract' && Array.isArray(r.query.job_ids));
+    expect(listCall?.query.job_ids).toEqual(ids.slice(0, 3));
+  });
+
+  it('rejects an invalid schema with a 422 naming the problem', async () => {
+    const error = await client.extract
+      .validateSchema({ data_schema: { type: 'object', properties: { total: { type: 'money' } } } })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LlamaCloud.UnprocessableEntityError);
+    expect(JSON.stringify((error as { error: unknown }).error)).toMatch(/data_schema.*properties.*total/);
+    const ok = await client.extract.validateSchema({ data_schema: invoiceSchema });
+    expect(ok.data_schema).toEqual(invoiceSchema);
+    const file = await upload(client, 'x.txt', Buffer.from('x'));
+    await expect(
+      client.extract.create({ file_input: file.id, configuration: { data_schema: { type: 'string' } } }),
+    ).rejects.toThrow(/configuration.*data_schema.*root of data_schema must have type/);
+  });
+
+  it('answers 401 without the API key and 404 for unknown ids and routes', async () => {
+    await expect(sdk(server, { apiKey: 'wrong' }).files.list()).rejects.toBeInstanceOf(
+      LlamaCloud.AuthenticationError,
+    );
+    await expect(client.extract.get('ext-nope')).rejects.toBeInstanceOf(LlamaCloud.NotFoundError);
+    await expect(client.parsing.get('pjb-nope')).rejects.toBeInstanceOf(LlamaCloud.NotFoundError);
+    const response = await fetch(`${server.url}/api/v1/unknown`, {
+      headers: { authorization: `Bearer ${server.apiKey}` },
+    });
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({ detail: 'Not Found: GET /api/v1/unknown' });
+  });
+
+  it('fails hostile files alone, with clear messages, while serving others', async () => {
+    const hostile: [string, Buffer, RegExp][] = [
+      ['empty.pdf', Buffer.alloc(0), /empty/],
+      ['truncated.pdf', makePdf([invoiceLines('T', '1')]).subarray(0, 200), /corrupt or truncated/],
+      ['locked.pdf', makePdf([['x']], { encrypted: true }), /encrypted/],
+      ['garbage.pdf', Buffer.from('garbage garbage'), /not a PDF/],
+      ['bomb.docx', makeZipBomb(32), /zip bomb/],
+    ];
+    const good = await upload(client, 'good.pdf', makePdf([invoiceLines('GOOD', '1.00')]));
+    const files = [...(await Promise.all(hostile.map(([name, bytes]) => upload(client, name, bytes)))), good];
+    const jobs = await Promise.all(
+      files.map((file) =>
+        client.extract.create({ file_input: file.id, configuration: { data_schema: invoiceSchema } }),
+      ),
+    );
+    const done = await Promise.all(jobs.map((job) => waitExtract(client, job.id)));
+    hostile.forEach(([, , reason], i) => {
+      expect(done[i]?.status).toBe('FAILED');
+      expect(done[i]?.error_message).toMatch(reason);
+    });
+    expect(done.at(-1)).toMatchObject({ status: 'COMPLETED', extract_result: { invoice_number: 'GOOD' } });
+  });
+
+  it('keeps answering while a 100-page PDF is parsed', async () => {
+    const pages = Array.from({ length: 100 }, (_, i) => [
+      `Page ${i + 1}`,
+      ...Array.from({ length: 40 }, (_, j) => `Line ${j} of a long report`),
+    ]);
+    const file = await upload(client, 'report.pdf', makePdf(pages));
+    const lag = monitorEventLoopDelay({ resolution: 5 });
+    lag.enable();
+    const parse = await client.parsing.create({ tier: 'fast', version: 'latest', file_id: file.id });
+    let quickAnswers = 0;
+    let status = 'PENDING';
+    while (!TERMINAL.includes(status)) {
+      status = (await client.parsing.get(parse.id)).job.status;
+      if (!TERMINAL.includes(status)) quickAnswers++;
+    }
+    lag.disable();
+    expect(status).toBe('COMPLETED');
+    // Requests were answered while the parse ran: parsing happens off the event loop.
+    expect(quickAnswers).toBeGreaterThan(0);
+    const parsed = await client.parsing.get(parse.id, { expand: ['text'] });
+    expect(parsed.text?.pages).toHaveLength(100);
+    console.info(
+      `100-page PDF: ${quickAnswers} status answers during the parse; event-loop lag p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms, max ${(lag.max / 1e6).toFixed(1)} ms`,
+    );
+  });
+});
+
+describe('cloud-local simulation', () => {
+  it('runs at most `capacity` extract jobs and keeps the rest THROTTLED, first in first out', async () => {
+    const server = await start({
+      sim: { capacity: 2, timeScale: 0.01, latency: { cost_effective: { baseMs: 5_000, perPageMs: 0 } } },
+    });
+    try {
+      const client = sdk(server);
+      const file = await upload(client, 'a.txt', Buffer.from('Invoice Number: 1'));
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        ids.push(
+          (
+            await client.extract.create({
+              file_input: file.id,
+              configuration: { data_schema: invoiceSchema },
+            })
+          ).id,
+        );
+      }
+      const statuses = async () => Promise.all(ids.map(async (id) => (await client.extract.get(id)).status));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(await statuses()).toEqual(['RUNNING', 'RUNNING', 'THROTTLED', 'THROTTLED', 'THROTTLED']);
+      const throttled = await client.extract.list({ status: 'THROTTLED' });
+      expect(throttled.items).toHaveLength(3);
+      const finishedOrder: string[] = [];
+      while (finishedOrder.length < ids.length) {
+        for (const [i, status] of (await statuses()).entries()) {
+          if (status === 'COMPLETED' && !finishedOrder.includes(ids[i]!)) finishedOrder.push(ids[i]!);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(finishedOrder.indexOf(ids[2]!)).toBeLessThan(finishedOrder.indexOf(ids[4]!));
+      const stats = (await sim(server, 'stats')) as SimStats;
+      expect(stats.peakRunning).toBe(2);
+      expect(stats.throttledMs).toBeGreaterThan(0);
+      expect(stats.jobsCreated.extract).toBe(5);
+      expect(stats.duplicateJobs).toBe(4);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers 429 with Retry-After past the configured rate, and the SDK waits and retries', async () => {
+    const server = await start({ sim: { limits: { read: { max: 5, windowMs: 60_000 } } } });
+    try {
+      const noRetry = sdk(server, { maxRetries: 0 });
+      const results = await Promise.allSettled(Array.from({ length: 12 }, () => noRetry.files.list()));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(5);
+      const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(rejected).toHaveLength(7);
+      expect(rejected[0]?.reason).toBeInstanceOf(LlamaCloud.RateLimitError);
+      const headers = (rejected[0]!.reason as { headers: Headers }).headers;
+      expect(Number(headers.get('retry-after-ms'))).toBeGreaterThan(0);
+      expect(Number(headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(((await sim(server, 'stats')) as SimStats).rateLimited).toBe(7);
+
+      // A short window: the SDK's own retries honour retry-after-ms and get through.
+      await sim(server, 'config', { limits: { read: { max: 1, windowMs: 200 } } });
+      const retrying = sdk(server, { maxRetries: 5 });
+      const lists = await Promise.all(Array.from({ length: 3 }, () => retrying.files.list()));
+      expect(lists).toHaveLength(3);
+      const stats = (await sim(server, 'stats')) as SimStats;
+      expect(stats.requests['GET /api/v1/beta/files']?.['429']).toBeGreaterThan(7);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('injects 5xx faults at the configured rate, seeded', async () => {
+    const server = await start({ sim: { faults: { http5xxRate: 0.5 }, seed: 7 } });
+    try {
+      const noRetry = sdk(server, { maxRetries: 0 });
+      const results = await Promise.allSettled(Array.from({ length: 40 }, () => noRetry.files.list()));
+      const failures = results.filter((r) => r.status === 'rejected');
+      expect(failures.length).toBeGreaterThan(8);
+      expect(failures.length).toBeLessThan(32);
+      expect((failures[0] as PromiseRejectedResult).reason).toBeInstanceOf(LlamaCloud.InternalServerError);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('fails files that match a rule with the rule message', async () => {
+    const server = await start({
+      sim: { fileRules: [{ pattern: '^poison', status: 'FAILED', message: 'simulated failure' }] },
+    });
+    try {
+      const client = sdk(server);
+      const file = await upload(client, 'poison-1.txt', Buffer.from('Invoice Number: 1'));
+      const job = await client.extract.create({
+        file_input: file.id,
+        configuration: { data_schema: invoiceSchema },
+      });
+      expect(await waitExtract(client, job.id)).toMatchObject({
+        status: 'FAILED',
+        error_message: 'simulated failure',
+      });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('cloud-local persistence', () => {
+  it('keeps files and jobs across a restart with a data directory; forgets them when ephemeral', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'cloud-local-'));
+    try {
+      const first = await start({ dataDir });
+      const client1 = sdk(first);
+      const file = await upload(client1, 'keep.pdf', makePdf([invoiceLines('KEEP', '2.00')]));
+      const job = await client1.extract.create({
+        file_input: file.id,
+        configuration: { data_schema: invoiceSchema },
+      });
+      await waitExtract(client1, job.id);
+      await first.close();
+
+      const second = await start({ dataDir });
+      try {
+        const client2 = sdk(second);
+        expect((await client2.files.retrieve(file.id)).name).toBe('keep.pdf');
+        expect((await client2.extract.get(job.id)).extract_result).toMatchObject({ invoice_number: 'KEEP' });
+        const again = await client2.extract.create({
+          file_input: file.id,
+          configuration: { data_schema: invoiceSchema },
+        });
+        expect((await waitExtract(client2, again.id)).status).toBe('COMPLETED');
+      } finally {
+        await second.close();
+      }
+
+      const ephemeral = await start({});
+      try {
+        await expect(sdk(ephemeral).extract.get(job.id)).rejects.toBeInstanceOf(LlamaCloud.NotFoundError);
+      } finally {
+        await ephemeral.close();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

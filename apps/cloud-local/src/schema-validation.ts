@@ -1,0 +1,45 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+
+const ajv = new Ajv2020({ allErrors: true, strict: false, validateSchema: true });
+(addFormats as unknown as (instance: Ajv2020) => void)(ajv);
+
+export interface SchemaProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * Checks a data_schema as Extract v2 needs it: a valid JSON Schema (2020-12 meta-schema, refs
+ * resolvable) whose root is an object with properties. Returns the problems, empty when valid.
+ */
+export function checkDataSchema(schema: unknown): SchemaProblem[] {
+  if (!schema || typeof schema !== 'object' || Array.isArray(schema)) {
+    return [{ path: '', message: 'data_schema must be a JSON object' }];
+  }
+  const problems: SchemaProblem[] = [];
+  if (!ajv.validateSchema(schema)) {
+    for (const error of ajv.errors ?? []) {
+      problems.push({ path: error.instancePath || '/', message: error.message ?? 'invalid' });
+    }
+    return problems;
+  }
+  try {
+    ajv.compile(schema);
+  } catch (error) {
+    return [{ path: '/', message: (error as Error).message }];
+  }
+  const root = schema as { type?: unknown; properties?: unknown };
+  if (root.type !== 'object')
+    problems.push({ path: '/type', message: 'the root of data_schema must have type "object"' });
+  if (!root.properties || typeof root.properties !== 'object' || Object.keys(root.properties).length === 0) {
+    problems.push({ path: '/properties', message: 'data_schema must define at least one property' });
+  }
+  return problems;
+}
+
+/** Validates data against a schema; returns error strings, empty when valid. */
+export function validateData(schema: object, data: unknown): string[] {
+  const validate = ajv.compile(schema);
+  return validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`);
+}
