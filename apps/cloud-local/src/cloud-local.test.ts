@@ -361,3 +361,109 @@ describe('cloud-local persistence', () => {
     }
   });
 });
+
+describe('cloud-local surface', () => {
+  let server: CloudLocal;
+  let client: LlamaCloud;
+
+  beforeAll(async () => {
+    server = await start({ maxUploadBytes: 64 * 1024, sim: { timeScale: 0.01, latency: { agentic: { baseMs: 60_000, perPageMs: 0 } } } });
+    client = sdk(server, { maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('parses an upload in one multipart request (SDK upload_file) and lists parse jobs', async () => {
+    const job = await client.parsing.create({
+      tier: 'fast',
+      version: 'latest',
+      upload_file: new File([makePdf([['Hello parse upload']])], 'up.pdf'),
+    });
+    const done = await client.parsing.waitForCompletion(job.id, { expand: ['markdown_full', 'text_full'] }, {
+      pollingInterval: 0.05,
+    });
+    expect(done.markdown_full).toBe('Hello parse upload');
+    expect(done.job.usage?.credits).toBe(1);
+    const listed = await client.parsing.list({ job_ids: [job.id], status: 'COMPLETED' });
+    expect(listed.items.map((item) => item.id)).toEqual([job.id]);
+    expect((await client.parsing.listVersions()) as unknown).toMatchObject({ versions: ['latest'] });
+  });
+
+  it('cancels a running extract job and deletes jobs and files', async () => {
+    const file = await upload(client, 'slow.txt', Buffer.from('Invoice Number: 9'));
+    const job = await client.extract.create({
+      file_input: file.id,
+      configuration: { data_schema: invoiceSchema, tier: 'agentic' },
+    });
+    const cancelled = await client.extract.cancel(job.id);
+    expect(cancelled.status).toBe('CANCELLED');
+    expect((await client.extract.get(job.id)).status).toBe('CANCELLED');
+    await client.extract.delete(job.id);
+    await expect(client.extract.get(job.id)).rejects.toBeInstanceOf(LlamaCloud.NotFoundError);
+    const content = await client.files.content(file.id);
+    expect(await (await fetch(content.url)).text()).toBe('Invoice Number: 9');
+    await client.files.delete(file.id);
+    await expect(client.files.retrieve(file.id)).rejects.toBeInstanceOf(LlamaCloud.NotFoundError);
+  });
+
+  it('refuses an upload over the size limit with 413 and keeps nothing', async () => {
+    const before = (await client.files.list()).items.length;
+    await expect(upload(client, 'big.txt', Buffer.alloc(65 * 1024, 'a'))).rejects.toThrow(/413.*upload limit of 65536 bytes/);
+    expect((await client.files.list()).items.length).toBe(before);
+  });
+
+  it('resets connections when told to, and the SDK reports a connection error', async () => {
+    await sim(server, 'config', { faults: { resetRate: 1 } });
+    try {
+      await expect(client.files.list()).rejects.toBeInstanceOf(LlamaCloud.APIConnectionError);
+    } finally {
+      await sim(server, 'config', { faults: { resetRate: 0 } });
+    }
+    expect((await client.files.list()).items).toBeDefined();
+  });
+
+  it('rejects a bad simulation update with a 422 and keeps the old config', async () => {
+    const response = await fetch(`${server.url}/_sim/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ capacity: -1 }),
+    });
+    expect(response.status).toBe(422);
+    expect(JSON.stringify(await response.json())).toMatch(/capacity/);
+    expect(((await sim(server, 'config')) as { capacity: number }).capacity).toBe(0);
+    await sim(server, 'reset', {});
+    expect(((await sim(server, 'stats')) as SimStats).jobsCreated).toEqual({ parse: 0, extract: 0, batch: 0 });
+  });
+});
+
+describe('cloud-local as a process', () => {
+  it('starts standalone on PORT, serves the SDK and stops on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const { freePort } = await import('@docpipe/testing');
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@docpipe/source', '--import', 'tsx', new URL('./main.ts', import.meta.url).pathname, '--ephemeral'],
+      { env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    try {
+      const client = new LlamaCloud({ apiKey: 'llx-cloud-local', baseURL: `http://127.0.0.1:${port}`, maxRetries: 0 });
+      for (let tries = 0; ; tries++) {
+        try {
+          await client.files.list();
+          break;
+        } catch (error) {
+          if (tries > 200) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
+      const file = await upload(client, 'p.txt', Buffer.from('Invoice Number: P-1'));
+      expect(file.id).toMatch(/^dfl-/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+});
