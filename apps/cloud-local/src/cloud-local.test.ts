@@ -367,7 +367,10 @@ describe('cloud-local surface', () => {
   let client: LlamaCloud;
 
   beforeAll(async () => {
-    server = await start({ maxUploadBytes: 64 * 1024, sim: { timeScale: 0.01, latency: { agentic: { baseMs: 60_000, perPageMs: 0 } } } });
+    server = await start({
+      maxUploadBytes: 64 * 1024,
+      sim: { timeScale: 0.01, latency: { agentic: { baseMs: 60_000, perPageMs: 0 } } },
+    });
     client = sdk(server, { maxRetries: 0 });
   });
   afterAll(async () => {
@@ -380,9 +383,13 @@ describe('cloud-local surface', () => {
       version: 'latest',
       upload_file: new File([makePdf([['Hello parse upload']])], 'up.pdf'),
     });
-    const done = await client.parsing.waitForCompletion(job.id, { expand: ['markdown_full', 'text_full'] }, {
-      pollingInterval: 0.05,
-    });
+    const done = await client.parsing.waitForCompletion(
+      job.id,
+      { expand: ['markdown_full', 'text_full'] },
+      {
+        pollingInterval: 0.05,
+      },
+    );
     expect(done.markdown_full).toBe('Hello parse upload');
     expect(done.job.usage?.credits).toBe(1);
     const listed = await client.parsing.list({ job_ids: [job.id], status: 'COMPLETED' });
@@ -409,7 +416,9 @@ describe('cloud-local surface', () => {
 
   it('refuses an upload over the size limit with 413 and keeps nothing', async () => {
     const before = (await client.files.list()).items.length;
-    await expect(upload(client, 'big.txt', Buffer.alloc(65 * 1024, 'a'))).rejects.toThrow(/413.*upload limit of 65536 bytes/);
+    await expect(upload(client, 'big.txt', Buffer.alloc(65 * 1024, 'a'))).rejects.toThrow(
+      /413.*upload limit of 65536 bytes/,
+    );
     expect((await client.files.list()).items.length).toBe(before);
   });
 
@@ -433,7 +442,11 @@ describe('cloud-local surface', () => {
     expect(JSON.stringify(await response.json())).toMatch(/capacity/);
     expect(((await sim(server, 'config')) as { capacity: number }).capacity).toBe(0);
     await sim(server, 'reset', {});
-    expect(((await sim(server, 'stats')) as SimStats).jobsCreated).toEqual({ parse: 0, extract: 0, batch: 0 });
+    expect(((await sim(server, 'stats')) as SimStats).jobsCreated).toEqual({
+      parse: 0,
+      extract: 0,
+      batch: 0,
+    });
   });
 });
 
@@ -444,12 +457,22 @@ describe('cloud-local as a process', () => {
     const port = await freePort();
     const child = spawn(
       process.execPath,
-      ['--conditions=@docpipe/source', '--import', 'tsx', new URL('./main.ts', import.meta.url).pathname, '--ephemeral'],
+      [
+        '--conditions=@docpipe/source',
+        '--import',
+        'tsx',
+        new URL('./main.ts', import.meta.url).pathname,
+        '--ephemeral',
+      ],
       { env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     try {
-      const client = new LlamaCloud({ apiKey: 'llx-cloud-local', baseURL: `http://127.0.0.1:${port}`, maxRetries: 0 });
+      const client = new LlamaCloud({
+        apiKey: 'llx-cloud-local',
+        baseURL: `http://127.0.0.1:${port}`,
+        maxRetries: 0,
+      });
       for (let tries = 0; ; tries++) {
         try {
           await client.files.list();
