@@ -22,6 +22,7 @@ export default defineConfig({
     projects: [
       project('core', ['packages/core/src/**/*.test.ts']),
       project('testing', ['packages/testing/src/**/*.test.ts']),
+      project('llamacloud', ['packages/llamacloud/src/**/*.test.ts']),
       project('cloud-local', ['apps/cloud-local/src/**/*.test.ts']),
       project('docs', ['test/docs/**/*.test.ts']),
     ],

@@ -1,0 +1,329 @@
+import { FormData } from 'undici';
+import {
+  type ExtractConfiguration,
+  type ExtractJob,
+  extractJobSchema,
+  fileSchema,
+  type LlamaFile,
+  type Page,
+  type ParseJob,
+  type ParseResult,
+  pageSchema,
+  parseJobSchema,
+  parseResultSchema,
+  presignedUrlSchema,
+  schemaValidationSchema,
+  type WebhookConfiguration,
+} from './schemas.js';
+import { type CallOptions, Transport, type TransportOptions } from './transport.js';
+
+export type LlamaCloudClientOptions = TransportOptions;
+
+const toPage = <T>(page: {
+  items: T[];
+  next_page_token?: string | null;
+  total_size?: number | null;
+}): Page<T> => ({
+  items: page.items,
+  nextPageToken: page.next_page_token || undefined,
+  totalSize: page.total_size ?? undefined,
+});
+
+const pathId = (id: string) => encodeURIComponent(id);
+
+export interface UploadInput {
+  /** The bytes: a Blob (`fs.openAsBlob` streams from disk without buffering) or a buffer. */
+  file: Blob | Uint8Array;
+  name: string;
+  purpose?: string;
+  externalFileId?: string;
+}
+
+export interface ParseCreateInput {
+  fileId: string;
+  tier: string;
+  version?: string;
+  name?: string;
+  pageRanges?: Record<string, unknown>;
+  webhookConfigurations?: WebhookConfiguration[];
+  userMetadata?: Record<string, string>;
+}
+
+export interface ExtractCreateInput {
+  /** A `dfl-…` file id or a completed `pjb-…` parse job id. */
+  fileInput: string;
+  configuration?: ExtractConfiguration;
+  configurationId?: string;
+  webhookConfigurations?: WebhookConfiguration[];
+}
+
+export interface ListJobsInput {
+  jobIds?: readonly string[];
+  status?: string;
+  pageSize?: number;
+  pageToken?: string;
+  expand?: readonly string[];
+  createdAtOnOrAfter?: string;
+  createdAtOnOrBefore?: string;
+}
+
+/**
+ * The LlamaCloud API as docpipe uses it, shapes as in the official SDK 2.16. Knows nothing of
+ * queues. One instance per process and origin: it owns a keep-alive connection pool.
+ */
+export class LlamaCloudClient {
+  private readonly http: Transport;
+
+  constructor(options: LlamaCloudClientOptions) {
+    this.http = new Transport(options);
+  }
+
+  readonly files = {
+    upload: (input: UploadInput, call?: CallOptions): Promise<LlamaFile> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: '/api/v1/beta/files',
+          route: '/api/v1/beta/files',
+          idempotent: false,
+          schema: fileSchema,
+          form: () => {
+            const form = new FormData();
+            const blob = input.file instanceof Blob ? input.file : new Blob([input.file]);
+            form.append('file', blob, input.name);
+            form.append('purpose', input.purpose ?? 'extract');
+            if (input.externalFileId) form.append('external_file_id', input.externalFileId);
+            return form;
+          },
+        },
+        call,
+      ),
+    get: (fileId: string, call?: CallOptions): Promise<LlamaFile> =>
+      this.http.request(
+        {
+          method: 'GET',
+          path: `/api/v1/beta/files/${pathId(fileId)}`,
+          route: '/api/v1/beta/files/:id',
+          idempotent: true,
+          schema: fileSchema,
+        },
+        call,
+      ),
+    list: async (
+      input: {
+        fileIds?: readonly string[];
+        fileName?: string;
+        externalFileId?: string;
+        pageSize?: number;
+        pageToken?: string;
+      } = {},
+      call?: CallOptions,
+    ): Promise<Page<LlamaFile>> =>
+      toPage(
+        await this.http.request(
+          {
+            method: 'GET',
+            path: '/api/v1/beta/files',
+            route: '/api/v1/beta/files',
+            idempotent: true,
+            schema: pageSchema(fileSchema),
+            query: {
+              file_ids: input.fileIds,
+              file_name: input.fileName,
+              external_file_id: input.externalFileId,
+              page_size: input.pageSize,
+              page_token: input.pageToken,
+            },
+          },
+          call,
+        ),
+      ),
+    delete: async (fileId: string, call?: CallOptions): Promise<void> => {
+      await this.http.request(
+        {
+          method: 'DELETE',
+          path: `/api/v1/beta/files/${pathId(fileId)}`,
+          route: '/api/v1/beta/files/:id',
+          idempotent: true,
+        },
+        call,
+      );
+    },
+    contentUrl: (fileId: string, call?: CallOptions) =>
+      this.http.request(
+        {
+          method: 'GET',
+          path: `/api/v1/beta/files/${pathId(fileId)}/content`,
+          route: '/api/v1/beta/files/:id/content',
+          idempotent: true,
+          schema: presignedUrlSchema,
+        },
+        call,
+      ),
+  };
+
+  readonly parse = {
+    create: (input: ParseCreateInput, call?: CallOptions): Promise<ParseJob> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: '/api/v2/parse',
+          route: '/api/v2/parse',
+          idempotent: false,
+          schema: parseJobSchema,
+          json: {
+            file_id: input.fileId,
+            tier: input.tier,
+            version: input.version ?? 'latest',
+            ...(input.name ? { name: input.name } : {}),
+            ...(input.pageRanges ? { page_ranges: input.pageRanges } : {}),
+            ...(input.userMetadata ? { user_metadata: input.userMetadata } : {}),
+            ...(input.webhookConfigurations ? { webhook_configurations: input.webhookConfigurations } : {}),
+          },
+        },
+        call,
+      ),
+    get: (
+      jobId: string,
+      input: { expand?: readonly string[] } = {},
+      call?: CallOptions,
+    ): Promise<ParseResult> =>
+      this.http.request(
+        {
+          method: 'GET',
+          path: `/api/v2/parse/${pathId(jobId)}`,
+          route: '/api/v2/parse/:id',
+          idempotent: true,
+          schema: parseResultSchema,
+          query: { expand: input.expand },
+        },
+        call,
+      ),
+    list: async (input: ListJobsInput = {}, call?: CallOptions): Promise<Page<ParseJob>> =>
+      toPage(
+        await this.http.request(
+          {
+            method: 'GET',
+            path: '/api/v2/parse',
+            route: '/api/v2/parse',
+            idempotent: true,
+            schema: pageSchema(parseJobSchema),
+            query: listQuery(input),
+          },
+          call,
+        ),
+      ),
+    cancel: (jobId: string, call?: CallOptions): Promise<ParseJob> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: `/api/v2/parse/${pathId(jobId)}/cancel`,
+          route: '/api/v2/parse/:id/cancel',
+          idempotent: true,
+          schema: parseJobSchema,
+        },
+        call,
+      ),
+  };
+
+  readonly extract = {
+    create: (input: ExtractCreateInput, call?: CallOptions): Promise<ExtractJob> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: '/api/v2/extract',
+          route: '/api/v2/extract',
+          idempotent: false,
+          schema: extractJobSchema,
+          json: {
+            file_input: input.fileInput,
+            ...(input.configuration ? { configuration: input.configuration } : {}),
+            ...(input.configurationId ? { configuration_id: input.configurationId } : {}),
+            ...(input.webhookConfigurations ? { webhook_configurations: input.webhookConfigurations } : {}),
+          },
+        },
+        call,
+      ),
+    get: (
+      jobId: string,
+      input: { expand?: readonly string[] } = {},
+      call?: CallOptions,
+    ): Promise<ExtractJob> =>
+      this.http.request(
+        {
+          method: 'GET',
+          path: `/api/v2/extract/${pathId(jobId)}`,
+          route: '/api/v2/extract/:id',
+          idempotent: true,
+          schema: extractJobSchema,
+          query: { expand: input.expand },
+        },
+        call,
+      ),
+    list: async (
+      input: ListJobsInput & { fileInput?: string; configurationId?: string } = {},
+      call?: CallOptions,
+    ): Promise<Page<ExtractJob>> =>
+      toPage(
+        await this.http.request(
+          {
+            method: 'GET',
+            path: '/api/v2/extract',
+            route: '/api/v2/extract',
+            idempotent: true,
+            schema: pageSchema(extractJobSchema),
+            query: {
+              ...listQuery(input),
+              file_input: input.fileInput,
+              configuration_id: input.configurationId,
+            },
+          },
+          call,
+        ),
+      ),
+    cancel: (jobId: string, call?: CallOptions): Promise<ExtractJob> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: `/api/v2/extract/${pathId(jobId)}/cancel`,
+          route: '/api/v2/extract/:id/cancel',
+          idempotent: true,
+          schema: extractJobSchema,
+        },
+        call,
+      ),
+    validateSchema: async (
+      dataSchema: Record<string, unknown>,
+      call?: CallOptions,
+    ): Promise<Record<string, unknown>> =>
+      (
+        await this.http.request(
+          {
+            method: 'POST',
+            path: '/api/v2/extract/schema/validation',
+            route: '/api/v2/extract/schema/validation',
+            idempotent: true,
+            schema: schemaValidationSchema,
+            json: { data_schema: dataSchema },
+          },
+          call,
+        )
+      ).data_schema,
+  };
+
+  async close(): Promise<void> {
+    await this.http.close();
+  }
+}
+
+function listQuery(input: ListJobsInput) {
+  return {
+    job_ids: input.jobIds,
+    status: input.status,
+    page_size: input.pageSize,
+    page_token: input.pageToken,
+    expand: input.expand,
+    created_at_on_or_after: input.createdAtOnOrAfter,
+    created_at_on_or_before: input.createdAtOnOrBefore,
+  };
+}
