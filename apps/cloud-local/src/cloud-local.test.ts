@@ -397,6 +397,23 @@ describe('cloud-local surface', () => {
     expect((await client.parsing.listVersions()) as unknown).toMatchObject({ versions: ['latest'] });
   });
 
+  it('parses only the pages page_ranges asks for, and bills only those', async () => {
+    const file = await upload(client, 'five.pdf', makePdf([1, 2, 3, 4, 5].map((n) => [`Page ${n}`])));
+    const job = await client.parsing.create({
+      tier: 'cost_effective',
+      version: 'latest',
+      file_id: file.id,
+      page_ranges: { target_pages: '2,4-5', max_pages: 2 },
+    });
+    const done = await client.parsing.waitForCompletion(
+      job.id,
+      { expand: ['text'] },
+      { pollingInterval: 0.05 },
+    );
+    expect(done.text?.pages.map((p) => p.text)).toEqual(['Page 2', 'Page 4']);
+    expect(done.job.usage?.credits).toBe(6);
+  });
+
   it('cancels a running extract job and deletes jobs and files', async () => {
     const file = await upload(client, 'slow.txt', Buffer.from('Invoice Number: 9'));
     const job = await client.extract.create({

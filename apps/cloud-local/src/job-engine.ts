@@ -85,6 +85,7 @@ export class JobEngine {
     version: string;
     name?: string | null;
     userMetadata?: Record<string, string> | null;
+    pageRanges?: { max_pages?: number | null | undefined; target_pages?: string | null | undefined } | null;
     webhookConfigurations?: unknown[];
   }): Promise<ParseJob> {
     const file = this.store.files.get(input.fileId);
@@ -97,7 +98,7 @@ export class JobEngine {
       created_at: now,
       updated_at: now,
       error_message: null,
-      dedupe_key: dedupeKey('parse', input.fileId, input.tier, input.version),
+      dedupe_key: dedupeKey('parse', input.fileId, input.tier, input.version, input.pageRanges ?? null),
       webhook_configurations: input.webhookConfigurations ?? [],
       pages: null,
       credits: null,
@@ -106,6 +107,7 @@ export class JobEngine {
       version: input.version,
       name: input.name ?? file.name,
       user_metadata: input.userMetadata ?? null,
+      page_ranges: input.pageRanges ?? null,
       result: null,
     };
     this.sim.countJob('parse', job.dedupe_key);
@@ -215,16 +217,17 @@ export class JobEngine {
       await this.finish(job, 'FAILED', pages);
       return;
     }
-    await this.waitLatency(job, started, job.tier, pages.length);
+    const selected = selectPages(pages, job.page_ranges?.target_pages, job.page_ranges?.max_pages);
+    await this.waitLatency(job, started, job.tier, selected.length);
     if (job.status !== 'RUNNING') return;
     const rule = file ? this.sim.fileRuleFor(file.name) : undefined;
     if (rule) {
       await this.finish(job, rule.status, rule.message);
       return;
     }
-    job.result = pages;
-    job.pages = pages.length;
-    job.credits = pages.length * (PARSE_CREDITS_PER_PAGE[job.tier] ?? 3);
+    job.result = selected;
+    job.pages = selected.length;
+    job.credits = selected.length * (PARSE_CREDITS_PER_PAGE[job.tier] ?? 3);
     await this.finish(job, 'COMPLETED', null);
   }
 

@@ -185,6 +185,9 @@ const parseCreateSchema = z.object({
   source_url: z.string().nullish(),
   name: z.string().nullish(),
   user_metadata: z.record(z.string(), z.string()).nullish(),
+  page_ranges: z
+    .object({ max_pages: z.number().int().positive().nullish(), target_pages: z.string().nullish() })
+    .nullish(),
   webhook_configurations: webhookConfigurations,
 });
 
@@ -433,6 +436,7 @@ export function createApp(deps: ServerDeps): express.Express {
         version: body.version,
         name: body.name ?? null,
         userMetadata: body.user_metadata ?? null,
+        pageRanges: body.page_ranges ?? null,
         webhookConfigurations: body.webhook_configurations ?? [],
       });
       res.json(parseJobJson(job));
@@ -462,6 +466,7 @@ export function createApp(deps: ServerDeps): express.Express {
         version: body.version,
         name: body.name ?? file.name,
         userMetadata: body.user_metadata ?? null,
+        pageRanges: body.page_ranges ?? null,
         webhookConfigurations: body.webhook_configurations ?? [],
       });
       res.json(parseJobJson(job));

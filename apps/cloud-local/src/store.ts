@@ -38,6 +38,7 @@ export interface ParseJob extends JobBase {
   version: string;
   name: string | null;
   user_metadata: Record<string, string> | null;
+  page_ranges?: { max_pages?: number | null | undefined; target_pages?: string | null | undefined } | null;
   result: ParsedPage[] | null;
 }
 
