@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { SimStats } from '@docpipe/core';
+import { invoiceLines, makeDocx, makePdf, makeZipBomb } from '@docpipe/testing';
 import LlamaCloud from '@llamaindex/llama-cloud';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloudLocal, start } from './index.js';
-import { invoiceLines, makeDocx, makePdf, makeZipBomb } from './test-documents/generate.js';
 
 const invoiceSchema = {
   type: 'object',

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, openAsBlob } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -27,6 +27,8 @@ export interface BlobStore {
   get(sha256: string): Promise<Readable>;
   has(sha256: string): Promise<boolean>;
   size(sha256: string): Promise<number>;
+  /** The blob as a lazily read `Blob`, so HTTP clients can stream it without buffering. */
+  blob(sha256: string): Promise<Blob>;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -96,6 +98,12 @@ export class LocalBlobStore implements BlobStore {
     } catch {
       throw new NotFoundError(`blob ${sha256} is not in the store`, { code: 'blob_not_found' });
     }
+  }
+
+  async blob(sha256: string): Promise<Blob> {
+    if (!(await this.has(sha256)))
+      throw new NotFoundError(`blob ${sha256} is not in the store`, { code: 'blob_not_found' });
+    return openAsBlob(this.pathOf(sha256));
   }
 
   private pathOf(sha256: string): string {

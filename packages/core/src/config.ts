@@ -116,6 +116,13 @@ export const settings = {
     default: String(2 * SECOND),
     scaled: true,
   }),
+  WORKER_LOCK_MS: setting(
+    durationMs(100),
+    "Lock a worker holds on a running job; a crashed worker's jobs are recovered after it.",
+    {
+      default: String(30 * SECOND),
+    },
+  ),
   POLL_INTERVAL_MS: setting(durationMs(1), 'How often the poller asks LlamaCloud about in-flight jobs.', {
     default: String(2 * SECOND),
     scaled: true,
@@ -270,6 +277,7 @@ function shape(flat: Flat) {
         notify: flat.NOTIFY_CONCURRENCY,
       },
       attempts: flat.STAGE_ATTEMPTS,
+      workerLockMs: flat.WORKER_LOCK_MS,
       retryBackoffMs: flat.RETRY_BACKOFF_MS,
       pollIntervalMs: flat.POLL_INTERVAL_MS,
       deadlineMs: {
@@ -315,6 +323,16 @@ type DeepReadonly<T> = T extends (infer U)[]
     : T;
 
 export type Config = DeepReadonly<ReturnType<typeof shape>>;
+
+/** cloud-local's address and key when it runs standalone (`npm run start -w @docpipe/cloud-local`). */
+export const CLOUD_LOCAL_DEFAULT = { baseUrl: 'http://127.0.0.1:8787', apiKey: 'llx-cloud-local' } as const;
+
+/** The LlamaCloud origin to talk to: the configured one, else a standalone cloud-local. */
+export function upstreamOf(config: Config): { baseUrl: string; apiKey: string; cloudLocal: boolean } {
+  if (config.llamaCloud.baseUrl)
+    return { baseUrl: config.llamaCloud.baseUrl, apiKey: config.llamaCloud.apiKey!, cloudLocal: false };
+  return { ...CLOUD_LOCAL_DEFAULT, cloudLocal: true };
+}
 
 /** Rules that involve more than one variable. */
 function crossChecks(flat: Flat): ConfigProblem[] {

@@ -1,2 +1,3 @@
+export * from './documents.js';
 export * from './free-port.js';
 export * from './redis-server.js';

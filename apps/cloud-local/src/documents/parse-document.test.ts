@@ -1,12 +1,5 @@
+import { encodeText, invoiceLines, makeDocx, makeHtml, makePdf, makeZipBomb } from '@docpipe/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  encodeText,
-  invoiceLines,
-  makeDocx,
-  makeHtml,
-  makePdf,
-  makeZipBomb,
-} from '../test-documents/generate.js';
 import { parseDocument } from './parse-document.js';
 import { DocumentError } from './parsed-document.js';
 
