@@ -1,0 +1,156 @@
+import { type BatchRecord, DocpipeError, type FileError, type FileRecord, jobId } from '@docpipe/core';
+import { finishTask } from './file-tasks.js';
+import type { PipelineContext } from './pipeline-context.js';
+
+/** The result document of one (file, extraction): DESIGN "Contracts between parts", Results. */
+export interface ResultDocument {
+  batch_id: string;
+  file_id: string;
+  file_name: string;
+  schema: string;
+  status: 'completed' | 'failed';
+  data: unknown;
+  citations: Record<string, unknown> | null;
+  confidence: Record<string, unknown> | null;
+  usage: { pages: number | null; credits: number | null };
+  remote: { file_id: string | null; parse_job_id: string | null; extract_job_id: string | null };
+  attempts: number;
+  timings: { queued_at: string; started_at: string | null; finished_at: string };
+  /** Present when extract_result does not validate against the schema (kept, not discarded). */
+  validation?: { valid: false; errors: string[] };
+  error?: FileError;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+export function resultDocument(
+  file: FileRecord,
+  task: string,
+  fields: Pick<ResultDocument, 'status' | 'data' | 'citations' | 'confidence' | 'usage'> &
+    Partial<Pick<ResultDocument, 'validation' | 'error'>> & {
+      extractJobId?: string | null;
+      attempts: number;
+    },
+): ResultDocument {
+  return {
+    batch_id: file.batchId,
+    file_id: file.id,
+    file_name: file.name,
+    schema: task,
+    status: fields.status,
+    data: fields.data,
+    citations: fields.citations,
+    confidence: fields.confidence,
+    usage: fields.usage,
+    remote: {
+      file_id: file.remoteFileId ?? null,
+      parse_job_id: file.parseJobId ?? null,
+      extract_job_id: fields.extractJobId ?? null,
+    },
+    attempts: fields.attempts,
+    timings: {
+      queued_at: iso(file.createdAt)!,
+      started_at: iso(file.startedAt),
+      finished_at: new Date().toISOString(),
+    },
+    ...(fields.validation ? { validation: fields.validation } : {}),
+    ...(fields.error ? { error: fields.error } : {}),
+  };
+}
+
+export function fileErrorOf(stage: string, error: unknown): FileError {
+  const code = error instanceof DocpipeError ? error.code : 'error';
+  const message = error instanceof Error ? error.message : String(error);
+  return { stage, code, message };
+}
+
+/** Sends the batch's completion callback when a transition finished the batch. */
+async function afterTransition(ctx: PipelineContext, batchId: string, batchDone: boolean): Promise<void> {
+  if (!batchDone) return;
+  const batch = await ctx.state.getBatch(batchId);
+  ctx.log.info(
+    { batchId, status: batch.status, counters: batch.counters.byState, credits: batch.creditsUsed },
+    'batch finished',
+  );
+  if (!batch.callbackUrl) return;
+  await ctx.queues.notify.add(
+    'notify',
+    { batchId, sequence: batch.sequence },
+    { jobId: `${batchId}.notify.s${batch.sequence}` },
+  );
+}
+
+/**
+ * Records one extraction task as finished. When it was the file's last task, the file becomes
+ * `completed` (or `failed` when any task failed: the other tasks' results are kept).
+ */
+export async function finishFileTask(
+  ctx: PipelineContext,
+  file: FileRecord,
+  batch: BatchRecord,
+  task: string,
+  outcome: { ok: true } | { ok: false; error: FileError },
+): Promise<void> {
+  const progress = await finishTask(
+    ctx.redis,
+    ctx.config.redis.keyPrefix,
+    file.id,
+    task,
+    outcome.ok,
+    batch.spec.extract.length,
+  );
+  if (!progress.fileFinished) return;
+  const result =
+    progress.failed > 0
+      ? await ctx.state.transition(file.id, 'failed', {
+          error: outcome.ok ? await firstTaskError(ctx, file) : outcome.error,
+        })
+      : await ctx.state.transition(file.id, 'completed');
+  await afterTransition(ctx, file.batchId, result.batchDone);
+}
+
+async function firstTaskError(ctx: PipelineContext, file: FileRecord): Promise<FileError> {
+  const failed = await ctx.redis.smembers(`${ctx.config.redis.keyPrefix}:file:${file.id}:tasks-failed`);
+  for (const task of failed) {
+    const doc = (await ctx.results.get(file.batchId, file.id, task)) as ResultDocument | undefined;
+    if (doc?.error) return doc.error;
+  }
+  return { stage: 'extract', code: 'task_failed', message: `extraction ${failed.join(', ')} failed` };
+}
+
+/**
+ * Fails a whole file (upload or parse could not be done): every task gets a failed result
+ * document with the reason, and the file record carries it.
+ */
+export async function failFile(
+  ctx: PipelineContext,
+  file: FileRecord,
+  batch: BatchRecord,
+  error: FileError,
+  attempts: number,
+) {
+  for (const spec of batch.spec.extract) {
+    const existing = (await ctx.results.get(file.batchId, file.id, spec.name)) as ResultDocument | undefined;
+    if (existing?.status === 'completed') continue;
+    await ctx.results.put(
+      file.batchId,
+      file.id,
+      spec.name,
+      resultDocument(file, spec.name, {
+        status: 'failed',
+        data: null,
+        citations: null,
+        confidence: null,
+        usage: { pages: null, credits: null },
+        attempts,
+        error,
+      }),
+    );
+  }
+  const result = await ctx.state.transition(file.id, 'failed', { error });
+  ctx.log.warn({ batchId: file.batchId, fileId: file.id, error }, 'file failed');
+  await afterTransition(ctx, file.batchId, result.batchDone);
+}
+
+export const extractJobId = (file: FileRecord, task: string) =>
+  jobId({ batchId: file.batchId, fileId: file.id, stage: 'extract', task, round: file.round });

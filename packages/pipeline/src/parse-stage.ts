@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import {
+  AmbiguousCreateError,
+  type BatchRecord,
+  type FileRecord,
+  type Payload,
+  PermanentError,
+} from '@docpipe/core';
+import { isTerminalStatus, UpstreamNotFoundError } from '@docpipe/llamacloud';
+import { extractJobId, failFile } from './file-outcomes.js';
+import { DONE, type Outcome, type PipelineContext, parkUntil, type StageJob } from './pipeline-context.js';
+import { webhookConfigurations } from './webhook-config.js';
+
+const PARSE_CACHE_SECONDS = 24 * 3600;
+
+function parseConfig(batch: BatchRecord) {
+  return { tier: batch.spec.parse?.tier ?? 'cost_effective', version: batch.spec.parse?.version ?? 'latest' };
+}
+
+const parseCacheKey = (ctx: PipelineContext, file: FileRecord, batch: BatchRecord) =>
+  `${ctx.config.redis.keyPrefix}:cache:parse:${file.sha256}:${createHash('sha256')
+    .update(JSON.stringify(parseConfig(batch)))
+    .digest('hex')
+    .slice(0, 16)}`;
+
+/** The name a parse job carries, so an ambiguous create can be found again. */
+const remoteName = (file: FileRecord) => `docpipe-${file.id}-r${file.round}`;
+
+/**
+ * parse: a small state machine. `create` starts a Parse v2 job (or reuses a completed one for
+ * the same bytes and configuration), saves its id and parks; `wait` reads the status when woken
+ * and fans out one extract job per schema on completion.
+ */
+export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'parse'>>): Promise<Outcome> {
+  const file = await ctx.state.getFile(job.data.fileId);
+  if (file.state !== 'parsing') return DONE; // finished or failed meanwhile: a stale delivery
+  const batch = await ctx.state.getBatch(file.batchId);
+  const data = job.data;
+  switch (data.step) {
+    case 'create': {
+      const cached = await ctx.redis.get(parseCacheKey(ctx, file, batch));
+      if (cached) return fanOut(ctx, file, batch, cached);
+      const parseJobId =
+        (job.attemptsStarted > 1 ? await findParse(ctx, file, job.enqueuedAt) : undefined) ??
+        (await createParse(ctx, file, data.remoteFileId));
+      const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.parse;
+      await job.update({ ...data, step: 'wait', parseJobId, deadlineAt });
+      await ctx.inflight.register('parse', parseJobId, job.id, Date.now() + ctx.config.stages.pollIntervalMs);
+      return parkUntil(deadlineAt);
+    }
+    case 'wait': {
+      const parseJobId = data.parseJobId!;
+      let status: string;
+      let errorMessage: string | null | undefined;
+      try {
+        const result = await ctx.llama.parse.get(parseJobId, {}, { retries: false });
+        status = result.job.status;
+        errorMessage = result.job.error_message;
+        if (status === 'COMPLETED' && result.job.usage?.credits)
+          await ctx.state.addCredits(file.batchId, result.job.usage.credits);
+      } catch (error) {
+        if (!(error instanceof UpstreamNotFoundError)) throw error;
+        // The upstream forgot the job (restarted without state): start the work again.
+        ctx.log.warn({ fileId: file.id, parseJobId }, 'parse job unknown upstream; creating it again');
+        await ctx.inflight.remove('parse', parseJobId);
+        await job.update({ ...data, step: 'create', parseJobId: undefined });
+        return parseStage(ctx, { ...job, data: { ...data, step: 'create', parseJobId: undefined } });
+      }
+      if (!isTerminalStatus(status)) {
+        if (Date.now() < (data.deadlineAt ?? 0)) return parkUntil(data.deadlineAt!);
+        await ctx.inflight.remove('parse', parseJobId);
+        await failFile(
+          ctx,
+          file,
+          batch,
+          {
+            stage: 'parse',
+            code: 'timeout',
+            message: `parse job ${parseJobId} was still ${status} at the stage deadline`,
+          },
+          job.attemptsMade + 1,
+        );
+        return DONE;
+      }
+      await ctx.inflight.remove('parse', parseJobId);
+      if (status !== 'COMPLETED') {
+        throw new PermanentError(`parse job ${parseJobId} ${status}: ${errorMessage ?? 'no reason given'}`, {
+          code: status === 'CANCELLED' ? 'remote_cancelled' : 'remote_failed',
+        });
+      }
+      await ctx.redis.set(parseCacheKey(ctx, file, batch), parseJobId, 'EX', PARSE_CACHE_SECONDS);
+      return fanOut(ctx, file, batch, parseJobId);
+    }
+  }
+}
+
+/** A parse job this file's job created earlier (found by its name), if any. */
+async function findParse(ctx: PipelineContext, file: FileRecord, since: number): Promise<string | undefined> {
+  let pageToken: string | undefined;
+  for (let page = 0; page < 20; page++) {
+    const recent = await ctx.llama.parse.list({
+      createdAtOnOrAfter: new Date(since - 1000).toISOString(),
+      pageSize: 100,
+      ...(pageToken ? { pageToken } : {}),
+    });
+    const found = recent.items.find((item) => item.name === remoteName(file) && item.status !== 'CANCELLED');
+    if (found) {
+      ctx.log.info({ fileId: file.id, parseJobId: found.id }, 'resumed a parse job created before a crash');
+      return found.id;
+    }
+    pageToken = recent.nextPageToken;
+    if (!pageToken) return undefined;
+  }
+  return undefined;
+}
+
+async function createParse(ctx: PipelineContext, file: FileRecord, remoteFileId: string): Promise<string> {
+  const batch = await ctx.state.getBatch(file.batchId);
+  const startedAt = Date.now();
+  const create = async () =>
+    (
+      await ctx.llama.parse.create(
+        {
+          fileId: remoteFileId,
+          ...parseConfig(batch),
+          name: remoteName(file),
+          ...webhookConfigurations(ctx.config),
+        },
+        { retries: false },
+      )
+    ).id;
+  try {
+    return await create();
+  } catch (error) {
+    if (!(error instanceof AmbiguousCreateError)) throw error;
+    const found = await findParse(ctx, file, startedAt);
+    ctx.log.warn({ fileId: file.id, adopted: found }, 'ambiguous parse create; looked it up');
+    return found ?? create();
+  }
+}
+
+async function fanOut(
+  ctx: PipelineContext,
+  file: FileRecord,
+  batch: BatchRecord,
+  parseJobId: string,
+): Promise<Outcome> {
+  await ctx.state.transition(file.id, 'extracting', { parseJobId });
+  await ctx.queues.extract.addBulk(
+    batch.spec.extract.map((spec) => ({
+      name: 'extract',
+      data: {
+        batchId: file.batchId,
+        fileId: file.id,
+        round: file.round,
+        task: spec.name,
+        fileInput: parseJobId,
+        step: 'create' as const,
+      },
+      opts: { jobId: extractJobId(file, spec.name) },
+    })),
+  );
+  return DONE;
+}

@@ -1,0 +1,50 @@
+import type {
+  BlobStore,
+  Config,
+  InflightRegistry,
+  Logger,
+  Queues,
+  ResultStore,
+  StateStore,
+} from '@docpipe/core';
+import type { LlamaCloudClient } from '@docpipe/llamacloud';
+import type { Redis } from 'ioredis';
+
+/** Everything a stage processor works with; built once per worker process. */
+export interface PipelineContext {
+  config: Config;
+  log: Logger;
+  redis: Redis;
+  state: StateStore;
+  queues: Queues;
+  blobs: BlobStore;
+  results: ResultStore;
+  llama: LlamaCloudClient;
+  inflight: InflightRegistry;
+}
+
+/** The part of a BullMQ job a processor may use: its data, and saving new data before a wait. */
+export interface StageJob<P> {
+  id: string;
+  data: P;
+  /** Attempts that failed so far (parking does not count). */
+  attemptsMade: number;
+  /**
+   * Times a worker has started this job (each wake and each crash recovery counts). Above 1 at a
+   * create step, a previous run may have created the remote job before it could save its id.
+   */
+  attemptsStarted: number;
+  /** When the job was added (epoch ms): no remote job of it can be older. */
+  enqueuedAt: number;
+  /** Persists new job data; called before every wait so a crash resumes the same remote job. */
+  update(data: P): Promise<void>;
+}
+
+/**
+ * What a processor asks the queue to do next: nothing more (`done`), or wake it again at
+ * `wakeAt` unless a poller or webhook wakes it sooner (`park`; no worker slot is held).
+ */
+export type Outcome = { type: 'done' } | { type: 'park'; wakeAt: number };
+
+export const DONE: Outcome = { type: 'done' };
+export const parkUntil = (wakeAt: number): Outcome => ({ type: 'park', wakeAt });

@@ -1,0 +1,61 @@
+import type { QueueName, RemoteKind } from '@docpipe/core';
+import { isTerminalStatus } from '@docpipe/llamacloud';
+import { Job } from 'bullmq';
+import type { PipelineContext } from './pipeline-context.js';
+
+/** Ids per list request: LlamaCloud pages hold up to 100 jobs. */
+export const POLL_PAGE = 100;
+/** Most remote ids one tick checks per kind. */
+export const POLL_MAX_PER_TICK = 2000;
+
+export interface PollTickReport {
+  checked: number;
+  requests: number;
+  woken: number;
+}
+
+const QUEUE_OF: Record<RemoteKind, QueueName> = { parse: 'parse', extract: 'extract' };
+
+/**
+ * One poll tick: for each kind, take the in-flight remote ids whose check is due (oldest first),
+ * ask LlamaCloud about up to 100 of them per list request, and promote the parked BullMQ job of
+ * every id that is terminal, or unknown upstream (its stage then sees the 404 and recreates the
+ * work). Every checked id is checked again one interval later until its stage job removes it,
+ * so a wake that races with a job not yet parked simply happens on the next tick.
+ */
+export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<PollTickReport> {
+  const report: PollTickReport = { checked: 0, requests: 0, woken: 0 };
+  for (const kind of ['parse', 'extract'] as const) {
+    const due = await ctx.inflight.due(kind, now, POLL_MAX_PER_TICK);
+    for (let start = 0; start < due.length; start += POLL_PAGE) {
+      const chunk = due.slice(start, start + POLL_PAGE);
+      const ids = chunk.map((entry) => entry.remoteId);
+      const page =
+        kind === 'extract'
+          ? await ctx.llama.extract.list({ jobIds: ids, pageSize: POLL_PAGE }, { retries: 1 })
+          : await ctx.llama.parse.list({ jobIds: ids, pageSize: POLL_PAGE }, { retries: 1 });
+      report.requests++;
+      report.checked += ids.length;
+      const status = new Map(page.items.map((item) => [item.id, item.status]));
+      const wake = chunk.filter((entry) => {
+        const remoteStatus = status.get(entry.remoteId);
+        return remoteStatus === undefined || isTerminalStatus(remoteStatus);
+      });
+      await ctx.inflight.reschedule(kind, ids, Date.now() + ctx.config.stages.pollIntervalMs);
+      for (const entry of wake) if (await promote(ctx, QUEUE_OF[kind], entry.bullJobId)) report.woken++;
+    }
+  }
+  if (report.checked > 0) ctx.log.debug(report, 'poll tick');
+  return report;
+}
+
+async function promote(ctx: PipelineContext, queue: QueueName, bullJobId: string): Promise<boolean> {
+  const job = await Job.fromId(ctx.queues[queue], bullJobId);
+  if (!job) return false;
+  try {
+    await job.promote();
+    return true;
+  } catch {
+    return false; // not delayed (running, or not parked yet): the next tick tries again
+  }
+}

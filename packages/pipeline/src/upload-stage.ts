@@ -1,0 +1,89 @@
+import { AmbiguousCreateError, type BatchRecord, type FileRecord, jobId, type Payload } from '@docpipe/core';
+import { extractJobId } from './file-outcomes.js';
+import { DONE, type Outcome, type PipelineContext, type StageJob } from './pipeline-context.js';
+
+/** How long an uploaded file id is reused for the same bytes (LlamaCloud keeps files longer). */
+const FILE_CACHE_SECONDS = 24 * 3600;
+
+const fileCacheKey = (ctx: PipelineContext, sha256: string) =>
+  `${ctx.config.redis.keyPrefix}:cache:file:${sha256}`;
+
+/** A batch needs a parse step when it asks for parse options or more than one extraction. */
+export const needsParse = (batch: BatchRecord) =>
+  batch.spec.parse !== undefined || batch.spec.extract.length > 1;
+
+/**
+ * upload: puts the file's bytes on LlamaCloud once per sha256 (a cached `dfl-…` id is reused),
+ * then hands the file to parse, or straight to extract when one schema needs no parse step.
+ */
+export async function uploadStage(ctx: PipelineContext, job: StageJob<Payload<'upload'>>): Promise<Outcome> {
+  const { fileId } = job.data;
+  const file = await ctx.state.getFile(fileId);
+  if (file.state !== 'queued' && file.state !== 'uploading') return DONE; // a duplicate delivery
+  const batch = await ctx.state.getBatch(file.batchId);
+  await ctx.state.transition(fileId, 'uploading');
+
+  const remoteFileId = (await ctx.redis.get(fileCacheKey(ctx, file.sha256))) ?? (await uploadOnce(ctx, file));
+  await handOff(ctx, { ...file, remoteFileId }, batch);
+  return DONE;
+}
+
+async function uploadOnce(ctx: PipelineContext, file: FileRecord): Promise<string> {
+  const upload = () =>
+    ctx.blobs
+      .blob(file.sha256)
+      .then((blob) =>
+        ctx.llama.files.upload(
+          { file: blob, name: file.name, externalFileId: file.sha256 },
+          { retries: false },
+        ),
+      );
+  let remoteId: string;
+  try {
+    remoteId = (await upload()).id;
+  } catch (error) {
+    if (!(error instanceof AmbiguousCreateError)) throw error;
+    // The upload may have landed: files carry the sha256 as external id, so look before re-sending.
+    const existing = await ctx.llama.files.list({ externalFileId: file.sha256, pageSize: 1 });
+    remoteId = existing.items[0]?.id ?? (await upload()).id;
+  }
+  await ctx.redis.set(fileCacheKey(ctx, file.sha256), remoteId, 'EX', FILE_CACHE_SECONDS);
+  ctx.log.debug({ batchId: file.batchId, fileId: file.id, remoteFileId: remoteId }, 'uploaded');
+  return remoteId;
+}
+
+async function handOff(
+  ctx: PipelineContext,
+  file: FileRecord & { remoteFileId: string },
+  batch: BatchRecord,
+) {
+  if (needsParse(batch)) {
+    await ctx.state.transition(file.id, 'parsing', { remoteFileId: file.remoteFileId });
+    await ctx.queues.parse.add(
+      'parse',
+      {
+        batchId: file.batchId,
+        fileId: file.id,
+        round: file.round,
+        remoteFileId: file.remoteFileId,
+        step: 'create',
+      },
+      { jobId: jobId({ batchId: file.batchId, fileId: file.id, stage: 'parse', round: file.round }) },
+    );
+    return;
+  }
+  await ctx.state.transition(file.id, 'extracting', { remoteFileId: file.remoteFileId });
+  const [spec] = batch.spec.extract;
+  await ctx.queues.extract.add(
+    'extract',
+    {
+      batchId: file.batchId,
+      fileId: file.id,
+      round: file.round,
+      task: spec!.name,
+      fileInput: file.remoteFileId,
+      step: 'create',
+    },
+    { jobId: extractJobId(file, spec!.name) },
+  );
+}
