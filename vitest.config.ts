@@ -25,6 +25,7 @@ export default defineConfig({
       project('llamacloud', ['packages/llamacloud/src/**/*.test.ts']),
       project('cloud-local', ['apps/cloud-local/src/**/*.test.ts']),
       project('docs', ['test/docs/**/*.test.ts']),
+      project('e2e', ['test/e2e/**/*.test.ts']),
     ],
   },
 });

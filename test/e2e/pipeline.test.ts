@@ -1,0 +1,263 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { type BatchSpec, COOKBOOK_LATENCY, type SimStats } from '@docpipe/core';
+import { CALLBACK_SIGNATURE_HEADER, type ResultDocument, signBody } from '@docpipe/pipeline';
+import { invoiceLines, makeDocx, makeHtml, makePdf } from '@docpipe/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from '../support/pipeline-stack.js';
+
+const invoiceSchema = {
+  type: 'object',
+  properties: {
+    invoice_number: { type: ['string', 'null'] },
+    invoice_date: { type: ['string', 'null'], format: 'date' },
+    total_amount: { type: ['number', 'null'] },
+  },
+};
+const currencySchema = { type: 'object', properties: { currency: { type: ['string', 'null'] } } };
+
+const twoSchemas: BatchSpec = {
+  extract: [
+    {
+      name: 'invoice',
+      data_schema: invoiceSchema,
+      tier: 'cost_effective',
+      extraction_target: 'per_doc',
+      cite_sources: true,
+      confidence_scores: true,
+    },
+    {
+      name: 'currency',
+      data_schema: currencySchema,
+      tier: 'agentic',
+      extraction_target: 'per_doc',
+      cite_sources: true,
+      confidence_scores: true,
+    },
+  ],
+};
+
+/** Documents in every supported format, each unique (its number is in it). */
+function mixedDocuments(count: number) {
+  return Array.from({ length: count }, (_, i) => {
+    const number = `INV-${String(i).padStart(4, '0')}`;
+    const lines = invoiceLines(number, `${i + 1},50`);
+    switch (i % 4) {
+      case 0:
+        return { name: `${number}.pdf`, bytes: makePdf([lines, [`Page two of ${number}`]]) };
+      case 1:
+        return { name: `${number}.docx`, bytes: makeDocx(lines) };
+      case 2:
+        return {
+          name: `${number}.html`,
+          bytes: makeHtml(
+            `Invoice ${number}`,
+            lines.slice(1).map((l) => l.split(': ') as [string, string]),
+          ),
+        };
+      default:
+        return { name: `${number}.txt`, bytes: Buffer.from(lines.join('\n')) };
+    }
+  });
+}
+
+const HOSTILE = [
+  { name: 'empty.pdf', bytes: Buffer.alloc(0), reason: /empty/ },
+  { name: 'truncated.pdf', bytes: makePdf([['cut']]).subarray(0, 200), reason: /corrupt or truncated/ },
+  { name: 'locked.pdf', bytes: makePdf([['x']], { encrypted: true }), reason: /encrypted/ },
+  { name: 'garbage.pdf', bytes: Buffer.from('not a pdf'), reason: /not a PDF/ },
+];
+
+async function sim(stack: Stack, path: string, body?: unknown) {
+  const response = await fetch(`${stack.cloud.url}/_sim/${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return response.json();
+}
+
+async function resultsOf(stack: Stack, batchId: string): Promise<ResultDocument[]> {
+  const dir = join(stack.config.storage.resultDir, batchId);
+  const names = await readdir(dir);
+  return Promise.all(
+    names.map(async (name) => JSON.parse(await readFile(join(dir, name), 'utf8')) as ResultDocument),
+  );
+}
+
+const requestsTo = (stats: SimStats, route: string) =>
+  Object.values(stats.requests[route] ?? {}).reduce((a, b) => a + b, 0);
+
+let stack: Stack | undefined;
+afterEach(async () => {
+  await stack?.stop();
+  stack = undefined;
+});
+
+describe('the pipeline, end to end', () => {
+  it('processes 200 mixed documents with two schemas: parse once, extract twice, each file once', async () => {
+    // Seed 000's latencies at 1/1000 time scale, 10 extract jobs RUNNING at most.
+    stack = await startStack({
+      sim: { timeScale: 0.001, latency: COOKBOOK_LATENCY, capacity: 10 },
+      env: { TIME_SCALE: '0.001' },
+    });
+    await stack.startWorkerInProcess();
+    const documents = [...mixedDocuments(196), ...HOSTILE];
+    const started = performance.now();
+    const { batch } = await stack.enqueue(documents, twoSchemas);
+    const done = await stack.waitForBatch(batch.id);
+    const wallMs = performance.now() - started;
+
+    expect(done.status).toBe('completed_with_errors');
+    expect(done.counters.byState).toMatchObject({
+      completed: 196,
+      failed: 4,
+      queued: 0,
+      uploading: 0,
+      parsing: 0,
+      extracting: 0,
+    });
+    expect(done.sequence).toBe(1);
+
+    const results = await resultsOf(stack, batch.id);
+    expect(results).toHaveLength(400); // one per file and schema, failures included
+    const schemasByFile = new Map<string, string[]>();
+    for (const r of results)
+      schemasByFile.set(r.file_name, [...(schemasByFile.get(r.file_name) ?? []), r.schema]);
+    expect(schemasByFile.size).toBe(200);
+    for (const [name, schemas] of schemasByFile)
+      expect(schemas.sort(), name).toEqual(['currency', 'invoice']);
+    const invoice = results.find((r) => r.file_name === 'INV-0007.txt' && r.schema === 'invoice')!;
+    expect(invoice).toMatchObject({
+      status: 'completed',
+      data: { invoice_number: 'INV-0007', invoice_date: '2024-03-12', total_amount: 8.5 },
+      usage: { pages: 1, credits: 5 },
+    });
+    expect(invoice.remote.parse_job_id).toMatch(/^pjb-/);
+    expect(invoice.remote.extract_job_id).toMatch(/^ext-/);
+    expect(invoice.citations?.invoice_number).toEqual([
+      { page: 1, matching_text: 'Invoice Number: INV-0007' },
+    ]);
+    expect(results.find((r) => r.file_name === 'INV-0003.txt' && r.schema === 'currency')?.data).toEqual({
+      currency: 'EUR',
+    });
+
+    for (const hostile of HOSTILE) {
+      const failed = results.filter((r) => r.file_name === hostile.name);
+      expect(failed).toHaveLength(2);
+      for (const doc of failed) {
+        expect(doc.status).toBe('failed');
+        expect(doc.error?.stage).toBe('parse');
+        expect(doc.error?.message).toMatch(hostile.reason);
+      }
+    }
+    const failedFiles = await stack.state.listFiles(batch.id, { state: 'failed' });
+    expect(failedFiles.items.map((f) => f.name).sort()).toEqual(HOSTILE.map((h) => h.name).sort());
+
+    const stats = (await sim(stack, 'stats')) as SimStats;
+    expect(stats.duplicateJobs).toBe(0);
+    expect(stats.jobsCreated.parse).toBe(200);
+    expect(stats.jobsCreated.extract).toBe(392);
+    expect(stats.peakRunning).toBeLessThanOrEqual(10);
+    // Credits: parse 3 per page (cost_effective), extract 5 and 15 per page; PDFs have 2 pages.
+    expect(done.creditsUsed).toBe(stats.creditsBilled);
+
+    const polls = requestsTo(stats, 'GET /api/v2/extract') + requestsTo(stats, 'GET /api/v2/parse');
+    const reads = requestsTo(stats, 'GET /api/v2/extract/:id') + requestsTo(stats, 'GET /api/v2/parse/:id');
+    const perDoc = (n: number) => (n / documents.length).toFixed(2);
+    console.info(
+      [
+        `200 documents, 2 schemas, time scale 1/1000, capacity 10: wall ${(wallMs / 1000).toFixed(1)} s`,
+        `upstream requests per document: upload ${perDoc(requestsTo(stats, 'POST /api/v1/beta/files'))}, ` +
+          `parse create ${perDoc(requestsTo(stats, 'POST /api/v2/parse'))}, extract create ${perDoc(requestsTo(stats, 'POST /api/v2/extract'))}, ` +
+          `status reads ${perDoc(reads)}, poll lists ${perDoc(polls)}`,
+        `throttled ${stats.throttledMs} ms in all; peak running ${stats.peakRunning}`,
+      ].join('\n'),
+    );
+  });
+
+  it('fails one extraction without losing the other, and signs the completion callback', async () => {
+    const received: { body: string; signature: string | undefined }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        received.push({ body, signature: req.headers[CALLBACK_SIGNATURE_HEADER] as string | undefined });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const secret = 'callback-secret-0123456789';
+    try {
+      stack = await startStack({ env: { CALLBACK_SIGNING_SECRET: secret, POLL_INTERVAL_MS: '50' } });
+      await stack.startWorkerInProcess();
+      // cloud-local does not support per_table_row: that extraction fails on every file.
+      const spec: BatchSpec = {
+        extract: [
+          { ...twoSchemas.extract[0]!, name: 'good' },
+          { ...twoSchemas.extract[0]!, name: 'rows', extraction_target: 'per_table_row' },
+        ],
+      };
+      const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/done`;
+      const { batch } = await stack.enqueue(mixedDocuments(3), spec, { callbackUrl });
+      const done = await stack.waitForBatch(batch.id);
+      expect(done.counters.byState.failed).toBe(3);
+      const results = await resultsOf(stack, batch.id);
+      expect(results.filter((r) => r.schema === 'good').every((r) => r.status === 'completed')).toBe(true);
+      const rows = results.filter((r) => r.schema === 'rows');
+      expect(
+        rows.every(
+          (r) => r.status === 'failed' && /per_table_row is not supported/.test(r.error?.message ?? ''),
+        ),
+      ).toBe(true);
+      const file = (await stack.state.listFiles(batch.id)).items[0]!;
+      expect(file.error).toMatchObject({ stage: 'extract', code: 'remote_failed' });
+
+      for (let i = 0; i < 100 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(received).toHaveLength(1);
+      const callback = JSON.parse(received[0]!.body);
+      expect(callback).toMatchObject({ batch_id: batch.id, status: 'completed_with_errors', sequence: 1 });
+      expect(callback.counters).toMatchObject({ total: 3, failed: 3 });
+      expect(received[0]!.signature).toBe(signBody(secret, received[0]!.body));
+    } finally {
+      receiver.close();
+    }
+  });
+
+  it('loses nothing when a worker process is killed with SIGKILL mid-batch', async () => {
+    stack = await startStack({
+      sim: { timeScale: 0.001, latency: COOKBOOK_LATENCY },
+      env: { TIME_SCALE: '0.001', WORKER_LOCK_MS: '1000' },
+    });
+    const first = stack.spawnWorker();
+    const second = stack.spawnWorker();
+    const { batch } = await stack.enqueue(mixedDocuments(60), twoSchemas);
+    // Kill one worker once work is under way, then start a replacement.
+    for (let i = 0; i < 400; i++) {
+      const current = await stack.state.getBatch(batch.id);
+      if (current.counters.byState.completed >= 5) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    first.kill('SIGKILL');
+    stack.spawnWorker();
+    const done = await stack.waitForBatch(batch.id, 180_000);
+    expect(done.status).toBe('completed');
+    expect(done.counters.byState.completed).toBe(60);
+    expect(done.sequence).toBe(1);
+    const results = await resultsOf(stack, batch.id);
+    expect(results).toHaveLength(120);
+    expect(results.every((r) => r.status === 'completed')).toBe(true);
+    const stats = (await sim(stack, 'stats')) as SimStats;
+    // A create step that runs again looks its remote job up first, so a kill between "created"
+    // and "saved" leaves no duplicate behind.
+    expect(stats.duplicateJobs).toBe(0);
+    console.info(
+      `SIGKILL test: duplicates ${stats.duplicateJobs}, parse jobs ${stats.jobsCreated.parse}, extract jobs ${stats.jobsCreated.extract}`,
+    );
+    second.kill('SIGTERM');
+  });
+});

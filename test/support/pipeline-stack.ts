@@ -1,0 +1,128 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type CloudLocal, start as startCloudLocal } from '@docpipe/cloud-local';
+import {
+  type BatchRecord,
+  type BatchSpec,
+  type Config,
+  connectRedis,
+  createBatch,
+  createLogger,
+  createQueues,
+  type Env,
+  LocalBlobStore,
+  loadConfig,
+  type NewFile,
+  type Queues,
+  type Redis,
+  type SimConfigUpdate,
+  StateStore,
+} from '@docpipe/core';
+import { type PrivateRedis, startRedis } from '@docpipe/testing';
+import { start as startWorker } from '@docpipe/worker';
+
+export interface StackOptions {
+  sim?: SimConfigUpdate;
+  env?: Env;
+}
+
+/**
+ * A whole docpipe deployment for one test: a private redis-server (AOF on), cloud-local, a blob
+ * and result directory, and workers in this process or as separate processes.
+ */
+export async function startStack(options: StackOptions = {}) {
+  const redisServer: PrivateRedis = await startRedis({ appendonly: true });
+  const cloud: CloudLocal = await startCloudLocal({ parseThreads: 2, sim: options.sim ?? {} });
+  const dir = await mkdtemp(join(tmpdir(), 'docpipe-e2e-'));
+  const env: Env = {
+    REDIS_URL: redisServer.url,
+    LLAMA_CLOUD_BASE_URL: cloud.url,
+    LLAMA_CLOUD_API_KEY: cloud.apiKey,
+    BLOB_DIR: join(dir, 'blobs'),
+    RESULT_DIR: join(dir, 'results'),
+    LOG_LEVEL: 'error',
+    LOG_PRETTY: 'false',
+    ...options.env,
+  };
+  const config: Config = loadConfig(env);
+  const redis: Redis = await connectRedis(config.redis.url, { role: 'worker' });
+  const queues: Queues = createQueues(redis, config);
+  const state = new StateStore(redis, config.redis.keyPrefix);
+  const blobs = new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes);
+  const inProcess: { close(): Promise<void> }[] = [];
+  const children = new Set<ChildProcess>();
+
+  return {
+    redisServer,
+    cloud,
+    config,
+    env,
+    redis,
+    queues,
+    state,
+    blobs,
+
+    async enqueue(
+      documents: { name: string; bytes: Buffer }[],
+      spec: BatchSpec,
+      extra: { callbackUrl?: string } = {},
+    ) {
+      const files: NewFile[] = [];
+      for (const doc of documents) {
+        const stored = await blobs.put(doc.bytes);
+        files.push({ name: doc.name, sha256: stored.sha256, sizeBytes: stored.sizeBytes });
+      }
+      return createBatch({ state, queues }, { spec, files, ...extra });
+    },
+
+    async startWorkerInProcess() {
+      inProcess.push(await startWorker(config, { logger: createLogger({ level: 'error', pretty: false }) }));
+    },
+
+    /** A worker as its own OS process (for SIGKILL tests). */
+    spawnWorker(): ChildProcess {
+      const child = spawn(
+        process.execPath,
+        [
+          '--conditions=@docpipe/source',
+          '--import',
+          'tsx',
+          new URL('../../apps/worker/src/main.ts', import.meta.url).pathname,
+        ],
+        { env: { ...process.env, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      child.stderr?.on('data', () => {});
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      return child;
+    },
+
+    async waitForBatch(batchId: string, timeoutMs = 120_000): Promise<BatchRecord> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const batch = await state.getBatch(batchId);
+        if (batch.status !== 'running') return batch;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `batch ${batchId} still running after ${timeoutMs} ms: ${JSON.stringify(batch.counters.byState)}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+
+    async stop() {
+      for (const worker of inProcess) await worker.close();
+      for (const child of children) child.kill('SIGKILL');
+      await Promise.all(Object.values(queues).map((queue) => queue.close()));
+      redis.disconnect();
+      await cloud.close();
+      await redisServer.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
