@@ -222,7 +222,8 @@ describe('cloud-local with the official SDK', () => {
 describe('cloud-local simulation', () => {
   it('runs at most `capacity` extract jobs and keeps the rest THROTTLED, first in first out', async () => {
     const server = await start({
-      sim: { capacity: 2, timeScale: 0.01, latency: { cost_effective: { baseMs: 5_000, perPageMs: 0 } } },
+      // 600 ms per job: far longer than creating five jobs and reading their statuses takes.
+      sim: { capacity: 2, timeScale: 0.01, latency: { cost_effective: { baseMs: 60_000, perPageMs: 0 } } },
     });
     try {
       const client = sdk(server);
@@ -239,7 +240,6 @@ describe('cloud-local simulation', () => {
         );
       }
       const statuses = async () => Promise.all(ids.map(async (id) => (await client.extract.get(id)).status));
-      await new Promise((resolve) => setTimeout(resolve, 10));
       expect(await statuses()).toEqual(['RUNNING', 'RUNNING', 'THROTTLED', 'THROTTLED', 'THROTTLED']);
       const throttled = await client.extract.list({ status: 'THROTTLED' });
       expect(throttled.items).toHaveLength(3);

@@ -185,8 +185,11 @@ export class JobEngine {
       void this.touch(job);
       return;
     }
+    // RUNNING exactly while the job holds a slot.
     this.running.add(job.id);
     this.sim.stats.peakRunning = Math.max(this.sim.stats.peakRunning, this.running.size);
+    job.status = 'RUNNING';
+    void this.touch(job);
     this.defer(() => this.runExtract(job));
   }
 
@@ -232,13 +235,11 @@ export class JobEngine {
   }
 
   private async runExtract(job: ExtractJob): Promise<void> {
-    if (job.status !== 'PENDING') {
-      this.releaseSlot(job);
+    if (job.status !== 'RUNNING') {
+      this.releaseSlot(job); // cancelled before it started
       return;
     }
     const started = Date.now();
-    job.status = 'RUNNING';
-    await this.touch(job);
     const configuration = job.configuration;
     const tier = String(configuration.tier ?? 'cost_effective');
     const source = await this.sourceOf(job);
