@@ -1,9 +1,21 @@
-import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { type BatchSpec, COOKBOOK_LATENCY, type SimStats } from '@docpipe/core';
-import { CALLBACK_SIGNATURE_HEADER, type ResultDocument, signBody } from '@docpipe/pipeline';
+import {
+  type BatchSpec,
+  COOKBOOK_LATENCY,
+  createLogger,
+  InflightRegistry,
+  LocalResultStore,
+  type SimStats,
+} from '@docpipe/core';
+import {
+  CALLBACK_SIGNATURE_HEADER,
+  handleLlamaCloudWebhook,
+  LLAMACLOUD_SIGNATURE_HEADER,
+  type ResultDocument,
+  signBody,
+  type WebhookDeps,
+} from '@docpipe/pipeline';
 import { invoiceLines, makeDocx, makeHtml, makePdf } from '@docpipe/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
@@ -79,12 +91,12 @@ async function sim(stack: Stack, path: string, body?: unknown) {
   return response.json();
 }
 
+/** Results as readers see them: the store lists only complete documents (a killed writer may leave a `.tmp`). */
 async function resultsOf(stack: Stack, batchId: string): Promise<ResultDocument[]> {
-  const dir = join(stack.config.storage.resultDir, batchId);
-  const names = await readdir(dir);
-  return Promise.all(
-    names.map(async (name) => JSON.parse(await readFile(join(dir, name), 'utf8')) as ResultDocument),
-  );
+  const results: ResultDocument[] = [];
+  for await (const doc of new LocalResultStore(stack.config.storage.resultDir).list(batchId))
+    results.push(doc as ResultDocument);
+  return results;
 }
 
 const requestsTo = (stats: SimStats, route: string) =>
@@ -244,7 +256,9 @@ describe('the pipeline, end to end', () => {
     }
     first.kill('SIGKILL');
     stack.spawnWorker();
-    const done = await stack.waitForBatch(batch.id, 180_000);
+    const done = await stack.waitForBatch(batch.id, 20_000);
+    const failed = await stack.state.listFiles(batch.id, { state: 'failed' });
+    expect(failed.items.map((f) => `${f.name}: ${JSON.stringify(f.error)}`)).toEqual([]);
     expect(done.status).toBe('completed');
     expect(done.counters.byState.completed).toBe(60);
     expect(done.sequence).toBe(1);
@@ -259,5 +273,65 @@ describe('the pipeline, end to end', () => {
       `SIGKILL test: duplicates ${stats.duplicateJobs}, parse jobs ${stats.jobsCreated.parse}, extract jobs ${stats.jobsCreated.extract}`,
     );
     second.kill('SIGTERM');
+  });
+
+  it('wakes parked jobs through signed LlamaCloud webhooks without waiting for the poller', async () => {
+    const secret = 'webhook-secret-0123456789';
+    let deps: WebhookDeps | undefined;
+    const deliveries: number[] = [];
+    const receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', async () => {
+        const answer = await handleLlamaCloudWebhook(deps!, Buffer.concat(chunks), req.headers);
+        deliveries.push(answer.status);
+        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    try {
+      // Polling once an hour: only webhooks can wake the parked jobs in time.
+      // Remote jobs take 0.3–1 s (seed 000's latencies at 1/20), as real ones take seconds.
+      stack = await startStack({
+        sim: { timeScale: 0.05, latency: COOKBOOK_LATENCY },
+        env: { PUBLIC_URL: receiverUrl, WEBHOOK_SIGNING_SECRET: secret, POLL_INTERVAL_MS: '3600000' },
+      });
+      deps = {
+        config: stack.config,
+        inflight: new InflightRegistry(stack.redis, stack.config.redis.keyPrefix),
+        queues: stack.queues,
+        log: createLogger({ level: 'error', pretty: false }),
+      };
+      await stack.startWorkerInProcess();
+      const { batch } = await stack.enqueue(mixedDocuments(10), twoSchemas);
+      const done = await stack.waitForBatch(batch.id, 25_000);
+      expect(done.status).toBe('completed');
+      const stats = (await sim(stack, 'stats')) as SimStats;
+      expect(requestsTo(stats, 'GET /api/v2/extract') + requestsTo(stats, 'GET /api/v2/parse')).toBe(0);
+      expect(deliveries.filter((status) => status === 202).length).toBeGreaterThanOrEqual(30);
+
+      // Forged, malformed, duplicate and unknown deliveries change nothing.
+      const post = (body: string, signature?: string) =>
+        fetch(`${receiverUrl}/v1/webhooks/llamacloud`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(signature ? { [LLAMACLOUD_SIGNATURE_HEADER]: signature } : {}),
+          },
+          body,
+        });
+      const event = JSON.stringify({ event: 'extract.success', job_id: 'ext-unknown', status: 'COMPLETED' });
+      expect((await post(event)).status).toBe(401);
+      expect((await post(event, signBody('wrong-secret-0123456789', event))).status).toBe(401);
+      expect((await post('not json', signBody(secret, 'not json'))).status).toBe(400);
+      const unknown = await post(event, signBody(secret, event));
+      expect(unknown.status).toBe(202);
+      expect(await unknown.json()).toEqual({ ignored: 'not in flight' });
+      const asString = JSON.stringify(event);
+      expect((await post(asString, signBody(secret, asString))).status).toBe(202);
+    } finally {
+      receiver.close();
+    }
   });
 });

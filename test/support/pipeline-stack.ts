@@ -36,7 +36,13 @@ export async function startStack(options: StackOptions = {}) {
   const redisServer: PrivateRedis = await startRedis({ appendonly: true });
   const cloud: CloudLocal = await startCloudLocal({ parseThreads: 2, sim: options.sim ?? {} });
   const dir = await mkdtemp(join(tmpdir(), 'docpipe-e2e-'));
+  // Stage deadlines are scaled with simulated time, but parsing is real work that does not
+  // scale: keep them at a real minute so a cold parser thread never times a file out.
+  const scale = Number(options.env?.TIME_SCALE ?? 1);
+  const realMinute = String(Math.round(60_000 / scale));
   const env: Env = {
+    PARSE_DEADLINE_MS: realMinute,
+    EXTRACT_DEADLINE_MS: realMinute,
     REDIS_URL: redisServer.url,
     LLAMA_CLOUD_BASE_URL: cloud.url,
     LLAMA_CLOUD_API_KEY: cloud.apiKey,
@@ -105,8 +111,18 @@ export async function startStack(options: StackOptions = {}) {
         const batch = await state.getBatch(batchId);
         if (batch.status !== 'running') return batch;
         if (Date.now() > deadline) {
+          const queueCounts = Object.fromEntries(
+            await Promise.all(
+              Object.entries(queues).map(async ([name, queue]) => [name, await queue.getJobCounts()]),
+            ),
+          );
+          const inflight = {
+            parse: await redis.zcard(`${config.redis.keyPrefix}:inflight:parse`),
+            extract: await redis.zcard(`${config.redis.keyPrefix}:inflight:extract`),
+          };
           throw new Error(
-            `batch ${batchId} still running after ${timeoutMs} ms: ${JSON.stringify(batch.counters.byState)}`,
+            `batch ${batchId} still running after ${timeoutMs} ms: files ${JSON.stringify(batch.counters.byState)}, ` +
+              `queues ${JSON.stringify(queueCounts)}, in flight ${JSON.stringify(inflight)}`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 50));

@@ -6,6 +6,7 @@ import { JobEngine } from './job-engine.js';
 import { createApp } from './server.js';
 import { Simulation } from './simulation.js';
 import { CloudStore } from './store.js';
+import { WebhookDelivery } from './webhook-delivery.js';
 
 export { parseDocument } from './documents/parse-document.js';
 export type { ParsedDocument, ParsedPage } from './documents/parsed-document.js';
@@ -43,7 +44,8 @@ export async function start(options: CloudLocalOptions = {}): Promise<CloudLocal
   const store = await CloudStore.open(options.dataDir);
   const sim = new Simulation(options.sim);
   const pool = new ParsePool(options.parseTimeoutMs, options.parseThreads);
-  const engine = new JobEngine(store, sim, pool, log);
+  const webhooks = new WebhookDelivery(log);
+  const engine = new JobEngine(store, sim, pool, log, webhooks);
   const apiKey = options.apiKey ?? DEFAULT_API_KEY;
   const app = createApp({
     store,
@@ -71,6 +73,7 @@ export async function start(options: CloudLocalOptions = {}): Promise<CloudLocal
     sim,
     async close() {
       engine.close();
+      await webhooks.drain();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -13,6 +13,7 @@ import {
   newParseJobId,
   type ParseJob,
 } from './store.js';
+import type { WebhookDelivery } from './webhook-delivery.js';
 
 /** Credits per page that cloud-local bills (SDK 2.16 extract tiers; parse tiers as LlamaParse v2). */
 export const EXTRACT_CREDITS_PER_PAGE: Record<string, number> = {
@@ -65,6 +66,7 @@ export class JobEngine {
     private readonly sim: Simulation,
     private readonly pool: ParsePool,
     private readonly log: Logger,
+    private readonly webhooks: WebhookDelivery,
   ) {}
 
   /** After a restart, jobs that were under way start over, as the real service resumes them. */
@@ -112,6 +114,7 @@ export class JobEngine {
     };
     this.sim.countJob('parse', job.dedupe_key);
     await this.store.saveJob(job);
+    this.webhooks.statusChanged(job);
     this.schedule(job);
     return job;
   }
@@ -151,6 +154,7 @@ export class JobEngine {
     };
     this.sim.countJob('extract', job.dedupe_key);
     await this.store.saveJob(job);
+    this.webhooks.statusChanged(job);
     this.schedule(job);
     return job;
   }
@@ -330,6 +334,7 @@ export class JobEngine {
   private async touch(job: Job): Promise<void> {
     job.updated_at = new Date().toISOString();
     if (this.store.jobs.has(job.id)) await this.store.saveJob(job);
+    this.webhooks.statusChanged(job);
   }
 
   private defer(fn: () => void | Promise<void>, delayMs = 0): void {

@@ -44,6 +44,11 @@ export class InflightRegistry {
     return ids.flatMap((remoteId, i) => (jobs[i] ? [{ remoteId, bullJobId: jobs[i] }] : []));
   }
 
+  /** The parked BullMQ job waiting on a remote job, if it is in flight. */
+  async jobFor(kind: RemoteKind, remoteId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.jobsKey(kind), remoteId)) ?? undefined;
+  }
+
   async reschedule(kind: RemoteKind, remoteIds: readonly string[], checkAt: number): Promise<void> {
     if (remoteIds.length === 0) return;
     // XX: only entries still registered; a stage job may have removed one meanwhile.

@@ -14,6 +14,7 @@ import {
   UpstreamNotFoundError,
 } from '@docpipe/llamacloud';
 import { finishFileTask, resultDocument } from './file-outcomes.js';
+import { isTaskFinished } from './file-tasks.js';
 import { DONE, type Outcome, type PipelineContext, parkUntil, type StageJob } from './pipeline-context.js';
 import { validateResult } from './result-validation.js';
 import { webhookConfigurations } from './webhook-config.js';
@@ -53,6 +54,8 @@ export async function extractStage(
   const spec = specOf(batch, data.task);
   switch (data.step) {
     case 'create': {
+      // Never run a finished extraction twice (a job re-added after a crash or a retry).
+      if (await isTaskFinished(ctx.redis, ctx.config.redis.keyPrefix, file.id, data.task)) return DONE;
       const extractJobId =
         (job.attemptsStarted > 1
           ? await findExtract(ctx, data.fileInput, spec, job.enqueuedAt)
@@ -85,7 +88,16 @@ export async function extractStage(
         return extractStage(ctx, { ...job, data: restart });
       }
       if (!isTerminalStatus(remote.status)) {
-        if (Date.now() < (data.deadlineAt ?? 0)) return parkUntil(data.deadlineAt!);
+        if (Date.now() < (data.deadlineAt ?? 0)) {
+          // Registering again is idempotent and heals an entry lost to a crash before it was made.
+          await ctx.inflight.register(
+            'extract',
+            extractJobId,
+            job.id,
+            Date.now() + ctx.config.stages.pollIntervalMs,
+          );
+          return parkUntil(data.deadlineAt!);
+        }
         await ctx.inflight.remove('extract', extractJobId);
         await failTask(
           ctx,

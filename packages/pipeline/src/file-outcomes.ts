@@ -1,4 +1,11 @@
-import { type BatchRecord, DocpipeError, type FileError, type FileRecord, jobId } from '@docpipe/core';
+import {
+  type BatchRecord,
+  DocpipeError,
+  type FileError,
+  type FileRecord,
+  jobId,
+  type TransitionResult,
+} from '@docpipe/core';
 import { finishTask } from './file-tasks.js';
 import type { PipelineContext } from './pipeline-context.js';
 
@@ -64,15 +71,25 @@ export function fileErrorOf(stage: string, error: unknown): FileError {
   return { stage, code, message };
 }
 
-/** Sends the batch's completion callback when a transition finished the batch. */
-async function afterTransition(ctx: PipelineContext, batchId: string, batchDone: boolean): Promise<void> {
-  if (!batchDone) return;
+/**
+ * After a file transition: when the batch is finished, make sure its completion callback is
+ * queued. The notify job id is deterministic per completion (`sequence`), so a re-run after a
+ * crash re-adds it harmlessly instead of losing it.
+ */
+async function afterTransition(
+  ctx: PipelineContext,
+  batchId: string,
+  result: TransitionResult,
+): Promise<void> {
+  if (result.batchStatus === 'running') return;
   const batch = await ctx.state.getBatch(batchId);
-  ctx.log.info(
-    { batchId, status: batch.status, counters: batch.counters.byState, credits: batch.creditsUsed },
-    'batch finished',
-  );
-  if (!batch.callbackUrl) return;
+  if (result.batchDone) {
+    ctx.log.info(
+      { batchId, status: batch.status, counters: batch.counters.byState, credits: batch.creditsUsed },
+      'batch finished',
+    );
+  }
+  if (!batch.callbackUrl || batch.sequence < 1) return;
   await ctx.queues.notify.add(
     'notify',
     { batchId, sequence: batch.sequence },
@@ -106,7 +123,7 @@ export async function finishFileTask(
           error: outcome.ok ? await firstTaskError(ctx, file) : outcome.error,
         })
       : await ctx.state.transition(file.id, 'completed');
-  await afterTransition(ctx, file.batchId, result.batchDone);
+  await afterTransition(ctx, file.batchId, result);
 }
 
 async function firstTaskError(ctx: PipelineContext, file: FileRecord): Promise<FileError> {
@@ -149,7 +166,7 @@ export async function failFile(
   }
   const result = await ctx.state.transition(file.id, 'failed', { error });
   ctx.log.warn({ batchId: file.batchId, fileId: file.id, error }, 'file failed');
-  await afterTransition(ctx, file.batchId, result.batchDone);
+  await afterTransition(ctx, file.batchId, result);
 }
 
 export const extractJobId = (file: FileRecord, task: string) =>

@@ -46,6 +46,15 @@ export async function finishTask(
   return { finished, failed, total, fileFinished: finished >= total };
 }
 
+export async function isTaskFinished(
+  redis: Redis,
+  prefix: string,
+  fileId: string,
+  task: string,
+): Promise<boolean> {
+  return (await redis.sismember(`${prefix}:file:${fileId}:tasks-finished`, task)) === 1;
+}
+
 /** Forgets task progress when a failed file is retried. */
 export async function resetTasks(redis: Redis, prefix: string, fileId: string): Promise<void> {
   await redis.del(`${prefix}:file:${fileId}:tasks-finished`, `${prefix}:file:${fileId}:tasks-failed`);

@@ -1,6 +1,7 @@
 export * from './extract-stage.js';
 export * from './file-outcomes.js';
 export * from './file-tasks.js';
+export * from './llamacloud-webhook.js';
 export * from './notify-stage.js';
 export * from './parse-stage.js';
 export * from './pipeline-context.js';
@@ -8,4 +9,5 @@ export * from './poll-stage.js';
 export * from './result-validation.js';
 export * from './stages.js';
 export * from './upload-stage.js';
+export * from './wake-parked-job.js';
 export * from './webhook-config.js';

@@ -33,8 +33,14 @@ const remoteName = (file: FileRecord) => `docpipe-${file.id}-r${file.round}`;
  */
 export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'parse'>>): Promise<Outcome> {
   const file = await ctx.state.getFile(job.data.fileId);
-  if (file.state !== 'parsing') return DONE; // finished or failed meanwhile: a stale delivery
+  if (file.round !== job.data.round) return DONE; // a delivery from an earlier round
   const batch = await ctx.state.getBatch(file.batchId);
+  if (file.state === 'extracting' && file.parseJobId) {
+    // Handed off before a crash: make sure the extract jobs exist (adding them again is a no-op).
+    await addExtractJobs(ctx, file, batch, file.parseJobId);
+    return DONE;
+  }
+  if (file.state !== 'parsing') return DONE; // finished or failed meanwhile
   const data = job.data;
   switch (data.step) {
     case 'create': {
@@ -67,7 +73,16 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
         return parseStage(ctx, { ...job, data: { ...data, step: 'create', parseJobId: undefined } });
       }
       if (!isTerminalStatus(status)) {
-        if (Date.now() < (data.deadlineAt ?? 0)) return parkUntil(data.deadlineAt!);
+        if (Date.now() < (data.deadlineAt ?? 0)) {
+          // Registering again is idempotent and heals an entry lost to a crash before it was made.
+          await ctx.inflight.register(
+            'parse',
+            parseJobId,
+            job.id,
+            Date.now() + ctx.config.stages.pollIntervalMs,
+          );
+          return parkUntil(data.deadlineAt!);
+        }
         await ctx.inflight.remove('parse', parseJobId);
         await failFile(
           ctx,
@@ -146,6 +161,17 @@ async function fanOut(
   parseJobId: string,
 ): Promise<Outcome> {
   await ctx.state.transition(file.id, 'extracting', { parseJobId });
+  await addExtractJobs(ctx, file, batch, parseJobId);
+  return DONE;
+}
+
+/** One extract job per extraction of the batch, all reading the same parse job. */
+async function addExtractJobs(
+  ctx: PipelineContext,
+  file: FileRecord,
+  batch: BatchRecord,
+  parseJobId: string,
+) {
   await ctx.queues.extract.addBulk(
     batch.spec.extract.map((spec) => ({
       name: 'extract',
@@ -160,5 +186,4 @@ async function fanOut(
       opts: { jobId: extractJobId(file, spec.name) },
     })),
   );
-  return DONE;
 }

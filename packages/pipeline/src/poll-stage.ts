@@ -1,7 +1,7 @@
 import type { QueueName, RemoteKind } from '@docpipe/core';
 import { isTerminalStatus } from '@docpipe/llamacloud';
-import { Job } from 'bullmq';
 import type { PipelineContext } from './pipeline-context.js';
+import { wakeParkedJob } from './wake-parked-job.js';
 
 /** Ids per list request: LlamaCloud pages hold up to 100 jobs. */
 export const POLL_PAGE = 100;
@@ -42,20 +42,10 @@ export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<
         return remoteStatus === undefined || isTerminalStatus(remoteStatus);
       });
       await ctx.inflight.reschedule(kind, ids, Date.now() + ctx.config.stages.pollIntervalMs);
-      for (const entry of wake) if (await promote(ctx, QUEUE_OF[kind], entry.bullJobId)) report.woken++;
+      for (const entry of wake)
+        if (await wakeParkedJob(ctx.queues, QUEUE_OF[kind], entry.bullJobId)) report.woken++;
     }
   }
   if (report.checked > 0) ctx.log.debug(report, 'poll tick');
   return report;
-}
-
-async function promote(ctx: PipelineContext, queue: QueueName, bullJobId: string): Promise<boolean> {
-  const job = await Job.fromId(ctx.queues[queue], bullJobId);
-  if (!job) return false;
-  try {
-    await job.promote();
-    return true;
-  } catch {
-    return false; // not delayed (running, or not parked yet): the next tick tries again
-  }
 }

@@ -19,12 +19,19 @@ export const needsParse = (batch: BatchRecord) =>
 export async function uploadStage(ctx: PipelineContext, job: StageJob<Payload<'upload'>>): Promise<Outcome> {
   const { fileId } = job.data;
   const file = await ctx.state.getFile(fileId);
-  if (file.state !== 'queued' && file.state !== 'uploading') return DONE; // a duplicate delivery
+  if (file.round !== job.data.round) return DONE; // a delivery from an earlier round
   const batch = await ctx.state.getBatch(file.batchId);
+  if ((file.state === 'parsing' || file.state === 'extracting') && file.remoteFileId) {
+    // Handed off before a crash: make sure the next jobs exist (adding them again is a no-op).
+    await addNextJobs(ctx, { ...file, remoteFileId: file.remoteFileId }, batch);
+    return DONE;
+  }
+  if (file.state !== 'queued' && file.state !== 'uploading') return DONE;
   await ctx.state.transition(fileId, 'uploading');
 
   const remoteFileId = (await ctx.redis.get(fileCacheKey(ctx, file.sha256))) ?? (await uploadOnce(ctx, file));
-  await handOff(ctx, { ...file, remoteFileId }, batch);
+  await ctx.state.transition(file.id, needsParse(batch) ? 'parsing' : 'extracting', { remoteFileId });
+  await addNextJobs(ctx, { ...file, remoteFileId }, batch);
   return DONE;
 }
 
@@ -52,13 +59,13 @@ async function uploadOnce(ctx: PipelineContext, file: FileRecord): Promise<strin
   return remoteId;
 }
 
-async function handOff(
+/** The jobs that follow a finished upload: one parse job, or the single extract job. */
+async function addNextJobs(
   ctx: PipelineContext,
   file: FileRecord & { remoteFileId: string },
   batch: BatchRecord,
 ) {
   if (needsParse(batch)) {
-    await ctx.state.transition(file.id, 'parsing', { remoteFileId: file.remoteFileId });
     await ctx.queues.parse.add(
       'parse',
       {
@@ -72,7 +79,6 @@ async function handOff(
     );
     return;
   }
-  await ctx.state.transition(file.id, 'extracting', { remoteFileId: file.remoteFileId });
   const [spec] = batch.spec.extract;
   await ctx.queues.extract.add(
     'extract',
