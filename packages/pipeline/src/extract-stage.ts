@@ -15,7 +15,7 @@ import {
 } from '@docpipe/llamacloud';
 import { finishFileTask, resultDocument } from './file-outcomes.js';
 import { isTaskFinished } from './file-tasks.js';
-import { DONE, type Outcome, type PipelineContext, parkUntil, type StageJob } from './pipeline-context.js';
+import { DONE, type Outcome, type PipelineContext, parkOnRemote, type StageJob } from './pipeline-context.js';
 import { validateResult } from './result-validation.js';
 import { webhookConfigurations } from './webhook-config.js';
 
@@ -62,13 +62,7 @@ export async function extractStage(
           : undefined) ?? (await createExtract(ctx, data.fileInput, spec));
       const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.extract;
       await job.update({ ...data, step: 'wait', extractJobId, deadlineAt });
-      await ctx.inflight.register(
-        'extract',
-        extractJobId,
-        job.id,
-        Date.now() + ctx.config.stages.pollIntervalMs,
-      );
-      return parkUntil(deadlineAt);
+      return parkOnRemote(ctx, 'extract', extractJobId, job.id, deadlineAt);
     }
     case 'wait': {
       const extractJobId = data.extractJobId!;
@@ -89,14 +83,7 @@ export async function extractStage(
       }
       if (!isTerminalStatus(remote.status)) {
         if (Date.now() < (data.deadlineAt ?? 0)) {
-          // Registering again is idempotent and heals an entry lost to a crash before it was made.
-          await ctx.inflight.register(
-            'extract',
-            extractJobId,
-            job.id,
-            Date.now() + ctx.config.stages.pollIntervalMs,
-          );
-          return parkUntil(data.deadlineAt!);
+          return parkOnRemote(ctx, 'extract', extractJobId, job.id, data.deadlineAt!);
         }
         await ctx.inflight.remove('extract', extractJobId);
         await failTask(

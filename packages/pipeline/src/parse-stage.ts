@@ -8,7 +8,7 @@ import {
 } from '@docpipe/core';
 import { isTerminalStatus, UpstreamNotFoundError } from '@docpipe/llamacloud';
 import { extractJobId, failFile } from './file-outcomes.js';
-import { DONE, type Outcome, type PipelineContext, parkUntil, type StageJob } from './pipeline-context.js';
+import { DONE, type Outcome, type PipelineContext, parkOnRemote, type StageJob } from './pipeline-context.js';
 import { webhookConfigurations } from './webhook-config.js';
 
 const PARSE_CACHE_SECONDS = 24 * 3600;
@@ -51,8 +51,7 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
         (await createParse(ctx, file, data.remoteFileId));
       const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.parse;
       await job.update({ ...data, step: 'wait', parseJobId, deadlineAt });
-      await ctx.inflight.register('parse', parseJobId, job.id, Date.now() + ctx.config.stages.pollIntervalMs);
-      return parkUntil(deadlineAt);
+      return parkOnRemote(ctx, 'parse', parseJobId, job.id, deadlineAt);
     }
     case 'wait': {
       const parseJobId = data.parseJobId!;
@@ -73,16 +72,8 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
         return parseStage(ctx, { ...job, data: { ...data, step: 'create', parseJobId: undefined } });
       }
       if (!isTerminalStatus(status)) {
-        if (Date.now() < (data.deadlineAt ?? 0)) {
-          // Registering again is idempotent and heals an entry lost to a crash before it was made.
-          await ctx.inflight.register(
-            'parse',
-            parseJobId,
-            job.id,
-            Date.now() + ctx.config.stages.pollIntervalMs,
-          );
-          return parkUntil(data.deadlineAt!);
-        }
+        if (Date.now() < (data.deadlineAt ?? 0))
+          return parkOnRemote(ctx, 'parse', parseJobId, job.id, data.deadlineAt!);
         await ctx.inflight.remove('parse', parseJobId);
         await failFile(
           ctx,

@@ -4,6 +4,7 @@ import type {
   InflightRegistry,
   Logger,
   Queues,
+  RemoteKind,
   ResultStore,
   StateStore,
 } from '@docpipe/core';
@@ -48,3 +49,18 @@ export type Outcome = { type: 'done' } | { type: 'park'; wakeAt: number };
 
 export const DONE: Outcome = { type: 'done' };
 export const parkUntil = (wakeAt: number): Outcome => ({ type: 'park', wakeAt });
+
+/**
+ * Registers a remote job as in flight (idempotent: registering again heals an entry a crash
+ * lost) and parks the stage job until its deadline; the poller or a webhook wakes it sooner.
+ */
+export async function parkOnRemote(
+  ctx: PipelineContext,
+  kind: RemoteKind,
+  remoteId: string,
+  stageJobId: string,
+  deadlineAt: number,
+): Promise<Outcome> {
+  await ctx.inflight.register(kind, remoteId, stageJobId, Date.now() + ctx.config.stages.pollIntervalMs);
+  return parkUntil(deadlineAt);
+}
