@@ -1,5 +1,4 @@
 import {
-  AmbiguousCreateError,
   type BatchRecord,
   type ExtractionSpec,
   type FileError,
@@ -13,7 +12,8 @@ import {
   isTerminalStatus,
   UpstreamNotFoundError,
 } from '@docpipe/llamacloud';
-import { finishFileTask, resultDocument } from './file-outcomes.js';
+import { createOrAdopt } from './create-or-adopt.js';
+import { finishFileTask, resultDocument, writeFailedResult } from './file-outcomes.js';
 import { isTaskFinished } from './file-tasks.js';
 import { DONE, type Outcome, type PipelineContext, parkOnRemote, type StageJob } from './pipeline-context.js';
 import { validateResult } from './result-validation.js';
@@ -145,27 +145,22 @@ async function findExtract(ctx: PipelineContext, fileInput: string, spec: Extrac
 
 async function createExtract(ctx: PipelineContext, fileInput: string, spec: ExtractionSpec): Promise<string> {
   const configuration = extractConfiguration(spec);
-  const startedAt = Date.now();
-  const create = async () =>
-    (
-      await ctx.llama.extract.create(
-        {
-          fileInput,
-          ...(spec.configuration_id ? { configurationId: spec.configuration_id } : { configuration }),
-          ...webhookConfigurations(ctx.config),
-        },
-        { retries: false },
-      )
-    ).id;
-  try {
-    return await create();
-  } catch (error) {
-    if (!(error instanceof AmbiguousCreateError)) throw error;
-    // The create may have landed: the newest job on the same input with the same configuration is ours.
-    const found = await findExtract(ctx, fileInput, spec, startedAt);
-    ctx.log.warn({ fileInput, adopted: found }, 'ambiguous extract create; looked it up');
-    return found ?? create();
-  }
+  return createOrAdopt(
+    ctx.log,
+    `extract ${spec.name} of ${fileInput}`,
+    async () =>
+      (
+        await ctx.llama.extract.create(
+          {
+            fileInput,
+            ...(spec.configuration_id ? { configurationId: spec.configuration_id } : { configuration }),
+            ...webhookConfigurations(ctx.config),
+          },
+          { retries: false },
+        )
+      ).id,
+    (since) => findExtract(ctx, fileInput, spec, since),
+  );
 }
 
 function fieldMetadata(remote: ExtractJob) {
@@ -231,21 +226,7 @@ export async function failTask(
   error: FileError,
   extractJobId?: string,
 ) {
-  await ctx.results.put(
-    file.batchId,
-    file.id,
-    task,
-    resultDocument(file, task, {
-      status: 'failed',
-      data: null,
-      citations: null,
-      confidence: null,
-      usage: { pages: null, credits: null },
-      extractJobId: extractJobId ?? null,
-      attempts,
-      error,
-    }),
-  );
+  await writeFailedResult(ctx, file, task, attempts, error, extractJobId);
   ctx.log.warn({ batchId: file.batchId, fileId: file.id, task, error }, 'extraction failed');
   await finishFileTask(ctx, file, batch, task, { ok: false, error });
 }

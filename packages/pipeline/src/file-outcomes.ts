@@ -148,25 +148,37 @@ export async function failFile(
 ) {
   for (const spec of batch.spec.extract) {
     const existing = (await ctx.results.get(file.batchId, file.id, spec.name)) as ResultDocument | undefined;
-    if (existing?.status === 'completed') continue;
-    await ctx.results.put(
-      file.batchId,
-      file.id,
-      spec.name,
-      resultDocument(file, spec.name, {
-        status: 'failed',
-        data: null,
-        citations: null,
-        confidence: null,
-        usage: { pages: null, credits: null },
-        attempts,
-        error,
-      }),
-    );
+    if (existing?.status !== 'completed') await writeFailedResult(ctx, file, spec.name, attempts, error);
   }
   const result = await ctx.state.transition(file.id, 'failed', { error });
   ctx.log.warn({ batchId: file.batchId, fileId: file.id, error }, 'file failed');
   await afterTransition(ctx, file.batchId, result);
+}
+
+/** The result document of an extraction that could not be done, carrying the reason. */
+export async function writeFailedResult(
+  ctx: PipelineContext,
+  file: FileRecord,
+  task: string,
+  attempts: number,
+  error: FileError,
+  extractJobId?: string,
+): Promise<void> {
+  await ctx.results.put(
+    file.batchId,
+    file.id,
+    task,
+    resultDocument(file, task, {
+      status: 'failed',
+      data: null,
+      citations: null,
+      confidence: null,
+      usage: { pages: null, credits: null },
+      extractJobId: extractJobId ?? null,
+      attempts,
+      error,
+    }),
+  );
 }
 
 export const extractJobId = (file: FileRecord, task: string) =>

@@ -1,12 +1,7 @@
 import { createHash } from 'node:crypto';
-import {
-  AmbiguousCreateError,
-  type BatchRecord,
-  type FileRecord,
-  type Payload,
-  PermanentError,
-} from '@docpipe/core';
+import { type BatchRecord, type FileRecord, type Payload, PermanentError } from '@docpipe/core';
 import { isTerminalStatus, UpstreamNotFoundError } from '@docpipe/llamacloud';
+import { createOrAdopt } from './create-or-adopt.js';
 import { extractJobId, failFile } from './file-outcomes.js';
 import { DONE, type Outcome, type PipelineContext, parkOnRemote, type StageJob } from './pipeline-context.js';
 import { webhookConfigurations } from './webhook-config.js';
@@ -122,27 +117,23 @@ async function findParse(ctx: PipelineContext, file: FileRecord, since: number):
 
 async function createParse(ctx: PipelineContext, file: FileRecord, remoteFileId: string): Promise<string> {
   const batch = await ctx.state.getBatch(file.batchId);
-  const startedAt = Date.now();
-  const create = async () =>
-    (
-      await ctx.llama.parse.create(
-        {
-          fileId: remoteFileId,
-          ...parseConfig(batch),
-          name: remoteName(file),
-          ...webhookConfigurations(ctx.config),
-        },
-        { retries: false },
-      )
-    ).id;
-  try {
-    return await create();
-  } catch (error) {
-    if (!(error instanceof AmbiguousCreateError)) throw error;
-    const found = await findParse(ctx, file, startedAt);
-    ctx.log.warn({ fileId: file.id, adopted: found }, 'ambiguous parse create; looked it up');
-    return found ?? create();
-  }
+  return createOrAdopt(
+    ctx.log,
+    `parse of ${file.id}`,
+    async () =>
+      (
+        await ctx.llama.parse.create(
+          {
+            fileId: remoteFileId,
+            ...parseConfig(batch),
+            name: remoteName(file),
+            ...webhookConfigurations(ctx.config),
+          },
+          { retries: false },
+        )
+      ).id,
+    (since) => findParse(ctx, file, since),
+  );
 }
 
 async function fanOut(

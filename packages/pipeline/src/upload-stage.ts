@@ -1,4 +1,5 @@
-import { AmbiguousCreateError, type BatchRecord, type FileRecord, jobId, type Payload } from '@docpipe/core';
+import { type BatchRecord, type FileRecord, jobId, type Payload } from '@docpipe/core';
+import { createOrAdopt } from './create-or-adopt.js';
 import { extractJobId } from './file-outcomes.js';
 import { DONE, type Outcome, type PipelineContext, type StageJob } from './pipeline-context.js';
 
@@ -36,24 +37,19 @@ export async function uploadStage(ctx: PipelineContext, job: StageJob<Payload<'u
 }
 
 async function uploadOnce(ctx: PipelineContext, file: FileRecord): Promise<string> {
-  const upload = () =>
-    ctx.blobs
-      .blob(file.sha256)
-      .then((blob) =>
-        ctx.llama.files.upload(
-          { file: blob, name: file.name, externalFileId: file.sha256 },
+  const remoteId = await createOrAdopt(
+    ctx.log,
+    `upload of ${file.id}`,
+    async () =>
+      (
+        await ctx.llama.files.upload(
+          { file: await ctx.blobs.blob(file.sha256), name: file.name, externalFileId: file.sha256 },
           { retries: false },
-        ),
-      );
-  let remoteId: string;
-  try {
-    remoteId = (await upload()).id;
-  } catch (error) {
-    if (!(error instanceof AmbiguousCreateError)) throw error;
-    // The upload may have landed: files carry the sha256 as external id, so look before re-sending.
-    const existing = await ctx.llama.files.list({ externalFileId: file.sha256, pageSize: 1 });
-    remoteId = existing.items[0]?.id ?? (await upload()).id;
-  }
+        )
+      ).id,
+    // Files carry their sha256 as external id, so a landed upload can be found again.
+    async () => (await ctx.llama.files.list({ externalFileId: file.sha256, pageSize: 1 })).items[0]?.id,
+  );
   await ctx.redis.set(fileCacheKey(ctx, file.sha256), remoteId, 'EX', FILE_CACHE_SECONDS);
   ctx.log.debug({ batchId: file.batchId, fileId: file.id, remoteFileId: remoteId }, 'uploaded');
   return remoteId;
