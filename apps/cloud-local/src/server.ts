@@ -221,6 +221,19 @@ const extractCreateSchema = z
     path: ['file_input'],
   });
 
+/** What a Parse v2 create body asks the engine for (the engine names the job after its file by default). */
+function parseJobInput(body: z.output<typeof parseCreateSchema>, fileId: string) {
+  return {
+    fileId,
+    tier: body.tier,
+    version: body.version,
+    name: body.name ?? null,
+    userMetadata: body.user_metadata ?? null,
+    pageRanges: body.page_ranges ?? null,
+    webhookConfigurations: body.webhook_configurations ?? [],
+  };
+}
+
 function schemaProblemsOr422(schema: unknown, loc: string[]): void {
   const problems = checkDataSchema(schema);
   if (problems.length > 0) {
@@ -244,6 +257,7 @@ export function createApp(deps: ServerDeps): express.Express {
   // Stats and the request log see every request, whatever answers it.
   app.use((req, res, next) => {
     const route = matchRoute(req.method, req.path);
+    res.locals.route = route; // the /api middleware reads it: one match per request
     const name = req.path.startsWith('/_sim')
       ? `${req.method} ${req.path}`
       : `${req.method} ${route?.template ?? '(unknown)'}`;
@@ -310,7 +324,7 @@ export function createApp(deps: ServerDeps): express.Express {
       res.status(503).json({ detail: 'Simulated server error (cloud-local fault injection)' });
       return;
     }
-    const route = matchRoute(req.method, `/api${req.path}`);
+    const route = res.locals.route as ReturnType<typeof matchRoute>;
     const proceed = () => {
       if (route) {
         const token = sim.takeToken(route.endpoint);
@@ -430,15 +444,7 @@ export function createApp(deps: ServerDeps): express.Express {
             : [{ loc: ['body', 'file_id'], msg: 'Provide file_id or source_url', type: 'missing' }],
         );
       }
-      const job = await engine.createParse({
-        fileId: body.file_id,
-        tier: body.tier,
-        version: body.version,
-        name: body.name ?? null,
-        userMetadata: body.user_metadata ?? null,
-        pageRanges: body.page_ranges ?? null,
-        webhookConfigurations: body.webhook_configurations ?? [],
-      });
+      const job = await engine.createParse(parseJobInput(body, body.file_id));
       res.json(parseJobJson(job));
     }),
   );
@@ -460,15 +466,7 @@ export function createApp(deps: ServerDeps): express.Express {
       }
       const body = parseOr422(parseCreateSchema, configuration);
       const file = await storeFile(upload.file, 'parse', null);
-      const job = await engine.createParse({
-        fileId: file.id,
-        tier: body.tier,
-        version: body.version,
-        name: body.name ?? file.name,
-        userMetadata: body.user_metadata ?? null,
-        pageRanges: body.page_ranges ?? null,
-        webhookConfigurations: body.webhook_configurations ?? [],
-      });
+      const job = await engine.createParse(parseJobInput(body, file.id));
       res.json(parseJobJson(job));
     }),
   );
