@@ -123,6 +123,11 @@ export const settings = {
       default: String(30 * SECOND),
     },
   ),
+  HEARTBEAT_INTERVAL_MS: setting(
+    durationMs(100),
+    'How often each queue gets a heartbeat job; /readyz wants a consumed job within twice this.',
+    { default: String(10 * SECOND) },
+  ),
   POLL_INTERVAL_MS: setting(durationMs(1), 'How often the poller asks LlamaCloud about in-flight jobs.', {
     default: String(2 * SECOND),
     scaled: true,
@@ -235,6 +240,9 @@ export const settings = {
       secret: true,
     },
   ),
+  METRICS_HOST: setting(z.string().min(1), 'Address a worker process serves /metrics and /healthz on.', {
+    default: '127.0.0.1',
+  }),
   METRICS_PORT: setting(
     int(0).max(65535),
     'Port of a worker process /metrics and /healthz (0: any free port).',
@@ -280,6 +288,7 @@ function shape(flat: Flat) {
       workerLockMs: flat.WORKER_LOCK_MS,
       retryBackoffMs: flat.RETRY_BACKOFF_MS,
       pollIntervalMs: flat.POLL_INTERVAL_MS,
+      heartbeatIntervalMs: flat.HEARTBEAT_INTERVAL_MS,
       deadlineMs: {
         upload: flat.UPLOAD_DEADLINE_MS,
         parse: flat.PARSE_DEADLINE_MS,
@@ -312,7 +321,7 @@ function shape(flat: Flat) {
       webhookSigningSecret: flat.WEBHOOK_SIGNING_SECRET,
       callbackSigningSecret: flat.CALLBACK_SIGNING_SECRET,
     },
-    metricsPort: flat.METRICS_PORT,
+    metrics: { host: flat.METRICS_HOST, port: flat.METRICS_PORT },
   };
 }
 
