@@ -15,7 +15,16 @@ import {
 import { createOrAdopt } from './create-or-adopt.js';
 import { finishFileTask, resultDocument, writeFailedResult } from './file-outcomes.js';
 import { isTaskFinished } from './file-tasks.js';
-import { DONE, type Outcome, type PipelineContext, parkOnRemote, type StageJob } from './pipeline-context.js';
+import {
+  addCredits,
+  DONE,
+  type Outcome,
+  type PipelineContext,
+  parkOnRemote,
+  recheck,
+  type StageJob,
+} from './pipeline-context.js';
+import { firstCheckDelay } from './poll-schedule.js';
 import { validateResult } from './result-validation.js';
 import { webhookConfigurations } from './webhook-config.js';
 
@@ -62,7 +71,8 @@ export async function extractStage(
           : undefined) ?? (await createExtract(ctx, data.fileInput, spec));
       const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.extract;
       await job.update({ ...data, step: 'wait', extractJobId, deadlineAt });
-      return parkOnRemote(ctx, 'extract', extractJobId, job.id, deadlineAt);
+      const firstCheckMs = firstCheckDelay(ctx.config, spec.tier);
+      return parkOnRemote(ctx, 'extract', { id: extractJobId, firstCheckMs }, job.id, deadlineAt);
     }
     case 'wait': {
       const extractJobId = data.extractJobId!;
@@ -83,7 +93,7 @@ export async function extractStage(
       }
       if (!isTerminalStatus(remote.status)) {
         if (Date.now() < (data.deadlineAt ?? 0)) {
-          return parkOnRemote(ctx, 'extract', extractJobId, job.id, data.deadlineAt!);
+          return parkOnRemote(ctx, 'extract', recheck(ctx, extractJobId), job.id, data.deadlineAt!);
         }
         await ctx.inflight.remove('extract', extractJobId);
         await failTask(
@@ -208,7 +218,7 @@ async function completeTask(
       ...(errors.length ? { validation: { valid: false as const, errors } } : {}),
     }),
   );
-  if (credits) await ctx.state.addCredits(file.batchId, credits);
+  if (credits) await addCredits(ctx, file.batchId, 'extract', credits);
   ctx.log.info(
     { batchId: file.batchId, fileId: file.id, task: spec.name, extractJobId: remote.id, credits },
     'extracted',
@@ -223,9 +233,14 @@ export async function failTask(
   batch: BatchRecord,
   task: string,
   attempts: number,
-  error: FileError,
+  reason: FileError,
   extractJobId?: string,
 ) {
+  const error: FileError = {
+    ...reason,
+    attempt: attempts,
+    ...(extractJobId ? { remote_id: extractJobId } : {}),
+  };
   await writeFailedResult(ctx, file, task, attempts, error, extractJobId);
   ctx.log.warn({ batchId: file.batchId, fileId: file.id, task, error }, 'extraction failed');
   await finishFileTask(ctx, file, batch, task, { ok: false, error });

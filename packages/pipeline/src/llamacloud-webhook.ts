@@ -96,7 +96,7 @@ export async function handleLlamaCloudWebhook(
   if (!bullJobId) return { status: 202, body: { ignored: 'not in flight' } };
   const woken = await wakeParkedJob(deps.queues, kind, bullJobId);
   // Not parked yet (the remote job beat its stage job to the wait): due at the next poll tick.
-  if (!woken) await deps.inflight.reschedule(kind, [remoteId], 0);
+  if (!woken) await deps.inflight.reschedule(kind, [{ remoteId, checkAt: 0 }]);
   deps.log.debug({ remoteId, status, event, woken }, 'LlamaCloud webhook');
   return { status: 202, body: { woken } };
 }

@@ -3,7 +3,16 @@ import { type BatchRecord, type FileRecord, type Payload, PermanentError } from 
 import { isTerminalStatus, UpstreamNotFoundError } from '@docpipe/llamacloud';
 import { createOrAdopt } from './create-or-adopt.js';
 import { extractJobId, failFile } from './file-outcomes.js';
-import { DONE, type Outcome, type PipelineContext, parkOnRemote, type StageJob } from './pipeline-context.js';
+import {
+  addCredits,
+  DONE,
+  type Outcome,
+  type PipelineContext,
+  parkOnRemote,
+  recheck,
+  type StageJob,
+} from './pipeline-context.js';
+import { firstCheckDelay } from './poll-schedule.js';
 import { webhookConfigurations } from './webhook-config.js';
 
 const PARSE_CACHE_SECONDS = 24 * 3600;
@@ -46,7 +55,8 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
         (await createParse(ctx, file, data.remoteFileId));
       const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.parse;
       await job.update({ ...data, step: 'wait', parseJobId, deadlineAt });
-      return parkOnRemote(ctx, 'parse', parseJobId, job.id, deadlineAt);
+      const firstCheckMs = firstCheckDelay(ctx.config, parseConfig(batch).tier);
+      return parkOnRemote(ctx, 'parse', { id: parseJobId, firstCheckMs }, job.id, deadlineAt);
     }
     case 'wait': {
       const parseJobId = data.parseJobId!;
@@ -57,7 +67,7 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
         status = result.job.status;
         errorMessage = result.job.error_message;
         if (status === 'COMPLETED' && result.job.usage?.credits)
-          await ctx.state.addCredits(file.batchId, result.job.usage.credits);
+          await addCredits(ctx, file.batchId, 'parse', result.job.usage.credits);
       } catch (error) {
         if (!(error instanceof UpstreamNotFoundError)) throw error;
         // The upstream forgot the job (restarted without state): start the work again.
@@ -68,7 +78,7 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
       }
       if (!isTerminalStatus(status)) {
         if (Date.now() < (data.deadlineAt ?? 0))
-          return parkOnRemote(ctx, 'parse', parseJobId, job.id, data.deadlineAt!);
+          return parkOnRemote(ctx, 'parse', recheck(ctx, parseJobId), job.id, data.deadlineAt!);
         await ctx.inflight.remove('parse', parseJobId);
         await failFile(
           ctx,
@@ -78,6 +88,7 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
             stage: 'parse',
             code: 'timeout',
             message: `parse job ${parseJobId} was still ${status} at the stage deadline`,
+            remote_id: parseJobId,
           },
           job.attemptsMade + 1,
         );

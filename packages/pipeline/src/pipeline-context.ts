@@ -3,6 +3,7 @@ import type {
   Config,
   InflightRegistry,
   Logger,
+  Metrics,
   Queues,
   RemoteKind,
   ResultStore,
@@ -22,6 +23,7 @@ export interface PipelineContext {
   results: ResultStore;
   llama: LlamaCloudClient;
   inflight: InflightRegistry;
+  metrics: Metrics;
 }
 
 /** The part of a BullMQ job a processor may use: its data, and saving new data before a wait. */
@@ -52,15 +54,33 @@ export const parkUntil = (wakeAt: number): Outcome => ({ type: 'park', wakeAt })
 
 /**
  * Registers a remote job as in flight (idempotent: registering again heals an entry a crash
- * lost) and parks the stage job until its deadline; the poller or a webhook wakes it sooner.
+ * lost) with its first check after `firstCheckMs`, and parks the stage job until its deadline;
+ * the poller or a webhook wakes it sooner.
  */
 export async function parkOnRemote(
   ctx: PipelineContext,
   kind: RemoteKind,
-  remoteId: string,
+  remote: { id: string; firstCheckMs: number },
   stageJobId: string,
   deadlineAt: number,
 ): Promise<Outcome> {
-  await ctx.inflight.register(kind, remoteId, stageJobId, Date.now() + ctx.config.stages.pollIntervalMs);
+  await ctx.inflight.register(kind, remote.id, stageJobId, Date.now() + remote.firstCheckMs);
   return parkUntil(deadlineAt);
+}
+
+/** A remote job seen still running when its stage job woke: check it again one interval on. */
+export const recheck = (ctx: PipelineContext, id: string) => ({
+  id,
+  firstCheckMs: ctx.config.stages.pollIntervalMs,
+});
+
+/** Adds credits a remote job reported to its batch and to the process metrics. */
+export async function addCredits(
+  ctx: PipelineContext,
+  batchId: string,
+  kind: RemoteKind,
+  credits: number,
+): Promise<void> {
+  await ctx.state.addCredits(batchId, credits);
+  ctx.metrics.credits.inc({ kind }, credits);
 }

@@ -1,6 +1,7 @@
 import type { QueueName, RemoteKind } from '@docpipe/core';
 import { isTerminalStatus } from '@docpipe/llamacloud';
 import type { PipelineContext } from './pipeline-context.js';
+import { nextCheckDelay } from './poll-schedule.js';
 import { wakeParkedJob } from './wake-parked-job.js';
 
 /** Ids per list request: LlamaCloud pages hold up to 100 jobs. */
@@ -20,8 +21,9 @@ const QUEUE_OF: Record<RemoteKind, QueueName> = { parse: 'parse', extract: 'extr
  * One poll tick: for each kind, take the in-flight remote ids whose check is due (oldest first),
  * ask LlamaCloud about up to 100 of them per list request, and promote the parked BullMQ job of
  * every id that is terminal, or unknown upstream (its stage then sees the 404 and recreates the
- * work). Every checked id is checked again one interval later until its stage job removes it,
- * so a wake that races with a job not yet parked simply happens on the next tick.
+ * work). Every checked id is checked again later (sooner for young jobs, backing off for long
+ * ones) until its stage job removes it, so a wake that races with a job not yet parked simply
+ * happens on the next check.
  */
 export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<PollTickReport> {
   const report: PollTickReport = { checked: 0, requests: 0, woken: 0 };
@@ -41,7 +43,14 @@ export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<
         const remoteStatus = status.get(entry.remoteId);
         return remoteStatus === undefined || isTerminalStatus(remoteStatus);
       });
-      await ctx.inflight.reschedule(kind, ids, Date.now() + ctx.config.stages.pollIntervalMs);
+      const checkedAt = Date.now();
+      await ctx.inflight.reschedule(
+        kind,
+        chunk.map((entry) => ({
+          remoteId: entry.remoteId,
+          checkAt: checkedAt + nextCheckDelay(ctx.config, checkedAt - entry.since),
+        })),
+      );
       for (const entry of wake)
         if (await wakeParkedJob(ctx.queues, QUEUE_OF[kind], entry.bullJobId)) report.woken++;
     }
