@@ -85,6 +85,9 @@ export class IllegalTransitionError extends PermanentError {}
 /** A record (batch, file) that does not exist. */
 export class NotFoundError extends PermanentError {}
 
+/** An operation that conflicts with the record's state or with one already in progress. */
+export class ConflictError extends PermanentError {}
+
 /** A blob larger than the store's limit; nothing was stored. */
 export class BlobTooLargeError extends PermanentError {
   constructor(limitBytes: number, options: DocpipeErrorOptions = {}) {

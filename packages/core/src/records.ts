@@ -18,13 +18,14 @@ export const TERMINAL_FILE_STATES: readonly FileState[] = ['completed', 'failed'
 /**
  * The legal moves of the file state machine, keyed by target state. A move into the state a file
  * is already in is a no-op (a retried job re-enters its stage), never an error.
- * Terminal states reopen only through an explicit retry (→ queued).
+ * A failed file reopens only through an explicit retry, which restarts it where it failed
+ * (→ queued, parsing or extracting).
  */
 export const FILE_TRANSITIONS: Readonly<Record<FileState, readonly FileState[]>> = {
   queued: ['failed', 'skipped', 'cancelled'],
   uploading: ['queued'],
-  parsing: ['uploading'],
-  extracting: ['uploading', 'parsing'],
+  parsing: ['uploading', 'failed'],
+  extracting: ['uploading', 'parsing', 'failed'],
   completed: ['extracting'],
   failed: ['queued', 'uploading', 'parsing', 'extracting'],
   skipped: ['queued', 'uploading', 'parsing', 'extracting'],
@@ -92,6 +93,10 @@ export interface FileError {
   stage: string;
   code: string;
   message: string;
+  /** The attempt of the stage job that gave up. */
+  attempt?: number;
+  /** The LlamaCloud file or job the failure concerns, when there was one. */
+  remote_id?: string;
 }
 
 export interface FileRecord {

@@ -3,6 +3,7 @@ import {
   DocpipeError,
   type FileError,
   type FileRecord,
+  type FileState,
   jobId,
   type TransitionResult,
 } from '@docpipe/core';
@@ -65,10 +66,10 @@ export function resultDocument(
   };
 }
 
-export function fileErrorOf(stage: string, error: unknown): FileError {
+export function fileErrorOf(stage: string, error: unknown, remoteId?: string): FileError {
   const code = error instanceof DocpipeError ? error.code : 'error';
   const message = error instanceof Error ? error.message : String(error);
-  return { stage, code, message };
+  return { stage, code, message, ...(remoteId ? { remote_id: remoteId } : {}) };
 }
 
 /**
@@ -79,8 +80,10 @@ export function fileErrorOf(stage: string, error: unknown): FileError {
 async function afterTransition(
   ctx: PipelineContext,
   batchId: string,
+  state: FileState,
   result: TransitionResult,
 ): Promise<void> {
+  if (result.outcome === 'ok') ctx.metrics.filesFinished.inc({ state });
   if (result.batchStatus === 'running') return;
   const batch = await ctx.state.getBatch(batchId);
   if (result.batchDone) {
@@ -117,13 +120,14 @@ export async function finishFileTask(
     batch.spec.extract.length,
   );
   if (!progress.fileFinished) return;
+  const state = progress.failed > 0 ? 'failed' : 'completed';
   const result =
-    progress.failed > 0
-      ? await ctx.state.transition(file.id, 'failed', {
+    state === 'failed'
+      ? await ctx.state.transition(file.id, state, {
           error: outcome.ok ? await firstTaskError(ctx, file) : outcome.error,
         })
-      : await ctx.state.transition(file.id, 'completed');
-  await afterTransition(ctx, file.batchId, result);
+      : await ctx.state.transition(file.id, state);
+  await afterTransition(ctx, file.batchId, state, result);
 }
 
 async function firstTaskError(ctx: PipelineContext, file: FileRecord): Promise<FileError> {
@@ -143,16 +147,17 @@ export async function failFile(
   ctx: PipelineContext,
   file: FileRecord,
   batch: BatchRecord,
-  error: FileError,
+  reason: FileError,
   attempts: number,
 ) {
+  const error: FileError = { ...reason, attempt: attempts };
   for (const spec of batch.spec.extract) {
     const existing = (await ctx.results.get(file.batchId, file.id, spec.name)) as ResultDocument | undefined;
     if (existing?.status !== 'completed') await writeFailedResult(ctx, file, spec.name, attempts, error);
   }
   const result = await ctx.state.transition(file.id, 'failed', { error });
   ctx.log.warn({ batchId: file.batchId, fileId: file.id, error }, 'file failed');
-  await afterTransition(ctx, file.batchId, result);
+  await afterTransition(ctx, file.batchId, 'failed', result);
 }
 
 /** The result document of an extraction that could not be done, carrying the reason. */

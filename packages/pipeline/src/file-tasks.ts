@@ -18,7 +18,15 @@ export interface TaskProgress {
   fileFinished: boolean;
 }
 
+/** Forgets the failed tasks of a file (finished ones stay); returns the tasks still finished. */
+const REOPEN_FAILED = `
+for _, task in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('SREM', KEYS[1], task) end
+redis.call('DEL', KEYS[2])
+return redis.call('SMEMBERS', KEYS[1])
+`;
+
 type WithScript = Redis & {
+  docpipeReopenFailed(finishedKey: string, failedKey: string): Promise<string[]>;
   docpipeFinishTask(
     finishedKey: string,
     failedKey: string,
@@ -26,6 +34,12 @@ type WithScript = Redis & {
     ok: string,
   ): Promise<[number, number, number]>;
 };
+
+function defineScripts(redis: Redis): asserts redis is WithScript {
+  if ('docpipeFinishTask' in redis) return;
+  redis.defineCommand('docpipeFinishTask', { numberOfKeys: 2, lua: FINISH_TASK });
+  redis.defineCommand('docpipeReopenFailed', { numberOfKeys: 2, lua: REOPEN_FAILED });
+}
 
 export async function finishTask(
   redis: Redis,
@@ -35,9 +49,8 @@ export async function finishTask(
   ok: boolean,
   total: number,
 ): Promise<TaskProgress> {
-  if (!('docpipeFinishTask' in redis))
-    redis.defineCommand('docpipeFinishTask', { numberOfKeys: 2, lua: FINISH_TASK });
-  const [finished, failed] = await (redis as WithScript).docpipeFinishTask(
+  defineScripts(redis);
+  const [finished, failed] = await redis.docpipeFinishTask(
     `${prefix}:file:${fileId}:tasks-finished`,
     `${prefix}:file:${fileId}:tasks-failed`,
     task,
@@ -55,7 +68,18 @@ export async function isTaskFinished(
   return (await redis.sismember(`${prefix}:file:${fileId}:tasks-finished`, task)) === 1;
 }
 
-/** Forgets task progress when a failed file is retried. */
+/** Forgets all task progress when a failed file is retried from the start. */
 export async function resetTasks(redis: Redis, prefix: string, fileId: string): Promise<void> {
   await redis.del(`${prefix}:file:${fileId}:tasks-finished`, `${prefix}:file:${fileId}:tasks-failed`);
+}
+
+/** Reopens the failed tasks of a file for a retry; returns the names of tasks that stay finished. */
+export async function reopenFailedTasks(redis: Redis, prefix: string, fileId: string): Promise<Set<string>> {
+  defineScripts(redis);
+  return new Set(
+    await redis.docpipeReopenFailed(
+      `${prefix}:file:${fileId}:tasks-finished`,
+      `${prefix}:file:${fileId}:tasks-failed`,
+    ),
+  );
 }

@@ -17,27 +17,28 @@ export interface StageDefinition<Q extends WorkStage> {
 async function failWholeFile(
   ctx: PipelineContext,
   stage: string,
-  fileId: string,
+  payload: { fileId: string; round: number },
   error: unknown,
   attempts: number,
+  remoteId?: string,
 ) {
-  const file = await ctx.state.getFile(fileId);
-  if (TERMINAL_FILE_STATES.includes(file.state)) return;
-  await failFile(ctx, file, await ctx.state.getBatch(file.batchId), fileErrorOf(stage, error), attempts);
+  const file = await ctx.state.getFile(payload.fileId);
+  if (TERMINAL_FILE_STATES.includes(file.state) || file.round !== payload.round) return;
+  const batch = await ctx.state.getBatch(file.batchId);
+  await failFile(ctx, file, batch, fileErrorOf(stage, error, remoteId), attempts);
 }
 
 /** The stage catalog: each work queue's processor and what happens when its job fails for good. */
 export const STAGES: { [Q in WorkStage]: StageDefinition<Q> } = {
   upload: {
     process: uploadStage,
-    onFailed: (ctx, payload, error, attempts) =>
-      failWholeFile(ctx, 'upload', payload.fileId, error, attempts),
+    onFailed: (ctx, payload, error, attempts) => failWholeFile(ctx, 'upload', payload, error, attempts),
   },
   parse: {
     process: parseStage,
     onFailed: async (ctx, payload, error, attempts) => {
       if (payload.parseJobId) await ctx.inflight.remove('parse', payload.parseJobId);
-      await failWholeFile(ctx, 'parse', payload.fileId, error, attempts);
+      await failWholeFile(ctx, 'parse', payload, error, attempts, payload.parseJobId);
     },
   },
   extract: {
