@@ -5,75 +5,19 @@ import {
   COOKBOOK_LATENCY,
   createLogger,
   InflightRegistry,
-  LocalResultStore,
   type SimStats,
 } from '@docpipe/core';
 import {
   CALLBACK_SIGNATURE_HEADER,
   handleLlamaCloudWebhook,
   LLAMACLOUD_SIGNATURE_HEADER,
-  type ResultDocument,
   signBody,
   type WebhookDeps,
 } from '@docpipe/pipeline';
-import { invoiceLines, makeDocx, makeHtml, makePdf } from '@docpipe/testing';
+import { makePdf } from '@docpipe/testing';
 import { afterEach, describe, expect, it } from 'vitest';
+import { mixedDocuments, requestsTo, resultsOf, twoSchemas } from '../support/fixtures.js';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
-
-const invoiceSchema = {
-  type: 'object',
-  properties: {
-    invoice_number: { type: ['string', 'null'] },
-    invoice_date: { type: ['string', 'null'], format: 'date' },
-    total_amount: { type: ['number', 'null'] },
-  },
-};
-const currencySchema = { type: 'object', properties: { currency: { type: ['string', 'null'] } } };
-
-const twoSchemas: BatchSpec = {
-  extract: [
-    {
-      name: 'invoice',
-      data_schema: invoiceSchema,
-      tier: 'cost_effective',
-      extraction_target: 'per_doc',
-      cite_sources: true,
-      confidence_scores: true,
-    },
-    {
-      name: 'currency',
-      data_schema: currencySchema,
-      tier: 'agentic',
-      extraction_target: 'per_doc',
-      cite_sources: true,
-      confidence_scores: true,
-    },
-  ],
-};
-
-/** Documents in every supported format, each unique (its number is in it). */
-function mixedDocuments(count: number) {
-  return Array.from({ length: count }, (_, i) => {
-    const number = `INV-${String(i).padStart(4, '0')}`;
-    const lines = invoiceLines(number, `${i + 1},50`);
-    switch (i % 4) {
-      case 0:
-        return { name: `${number}.pdf`, bytes: makePdf([lines, [`Page two of ${number}`]]) };
-      case 1:
-        return { name: `${number}.docx`, bytes: makeDocx(lines) };
-      case 2:
-        return {
-          name: `${number}.html`,
-          bytes: makeHtml(
-            `Invoice ${number}`,
-            lines.slice(1).map((l) => l.split(': ') as [string, string]),
-          ),
-        };
-      default:
-        return { name: `${number}.txt`, bytes: Buffer.from(lines.join('\n')) };
-    }
-  });
-}
 
 const HOSTILE = [
   { name: 'empty.pdf', bytes: Buffer.alloc(0), reason: /empty/ },
@@ -81,26 +25,6 @@ const HOSTILE = [
   { name: 'locked.pdf', bytes: makePdf([['x']], { encrypted: true }), reason: /encrypted/ },
   { name: 'garbage.pdf', bytes: Buffer.from('not a pdf'), reason: /not a PDF/ },
 ];
-
-async function sim(stack: Stack, path: string, body?: unknown) {
-  const response = await fetch(`${stack.cloud.url}/_sim/${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return response.json();
-}
-
-/** Results as readers see them: the store lists only complete documents (a killed writer may leave a `.tmp`). */
-async function resultsOf(stack: Stack, batchId: string): Promise<ResultDocument[]> {
-  const results: ResultDocument[] = [];
-  for await (const doc of new LocalResultStore(stack.config.storage.resultDir).list(batchId))
-    results.push(doc as ResultDocument);
-  return results;
-}
-
-const requestsTo = (stats: SimStats, route: string) =>
-  Object.values(stats.requests[route] ?? {}).reduce((a, b) => a + b, 0);
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -168,7 +92,7 @@ describe('the pipeline, end to end', () => {
     const failedFiles = await stack.state.listFiles(batch.id, { state: 'failed' });
     expect(failedFiles.items.map((f) => f.name).sort()).toEqual(HOSTILE.map((h) => h.name).sort());
 
-    const stats = (await sim(stack, 'stats')) as SimStats;
+    const stats = await stack.sim<SimStats>('stats');
     expect(stats.duplicateJobs).toBe(0);
     expect(stats.jobsCreated.parse).toBe(200);
     expect(stats.jobsCreated.extract).toBe(392);
@@ -205,7 +129,7 @@ describe('the pipeline, end to end', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const secret = 'callback-secret-0123456789';
     try {
-      stack = await startStack({ env: { CALLBACK_SIGNING_SECRET: secret, POLL_INTERVAL_MS: '50' } });
+      stack = await startStack({ env: { CALLBACK_SIGNING_SECRET: secret, TIME_SCALE: '0.001' } });
       await stack.startWorkerInProcess();
       // cloud-local does not support per_table_row: that extraction fails on every file.
       const spec: BatchSpec = {
@@ -265,7 +189,7 @@ describe('the pipeline, end to end', () => {
     const results = await resultsOf(stack, batch.id);
     expect(results).toHaveLength(120);
     expect(results.every((r) => r.status === 'completed')).toBe(true);
-    const stats = (await sim(stack, 'stats')) as SimStats;
+    const stats = await stack.sim<SimStats>('stats');
     // A create step that runs again looks its remote job up first, so a kill between "created"
     // and "saved" leaves no duplicate behind.
     expect(stats.duplicateJobs).toBe(0);
@@ -307,7 +231,7 @@ describe('the pipeline, end to end', () => {
       const { batch } = await stack.enqueue(mixedDocuments(10), twoSchemas);
       const done = await stack.waitForBatch(batch.id, 25_000);
       expect(done.status).toBe('completed');
-      const stats = (await sim(stack, 'stats')) as SimStats;
+      const stats = await stack.sim<SimStats>('stats');
       expect(requestsTo(stats, 'GET /api/v2/extract') + requestsTo(stats, 'GET /api/v2/parse')).toBe(0);
       expect(deliveries.filter((status) => status === 202).length).toBeGreaterThanOrEqual(30);
 

@@ -50,6 +50,7 @@ export async function startStack(options: StackOptions = {}) {
     RESULT_DIR: join(dir, 'results'),
     LOG_LEVEL: 'error',
     LOG_PRETTY: 'false',
+    METRICS_PORT: '0',
     ...options.env,
   };
   const config: Config = loadConfig(env);
@@ -84,7 +85,21 @@ export async function startStack(options: StackOptions = {}) {
     },
 
     async startWorkerInProcess() {
-      inProcess.push(await startWorker(config, { logger: createLogger({ level: 'error', pretty: false }) }));
+      const worker = await startWorker(config, { logger: createLogger({ level: 'error', pretty: false }) });
+      inProcess.push(worker);
+      return worker;
+    },
+
+    /** Reads or changes cloud-local's simulation (`/_sim/<path>`; a body makes it a POST). */
+    async sim<T = unknown>(path: string, body?: unknown): Promise<T> {
+      const response = await fetch(`${cloud.url}/_sim/${path}`, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      if (!response.ok)
+        throw new Error(`/_sim/${path} answered ${response.status}: ${await response.text()}`);
+      return (await response.json()) as T;
     },
 
     /** A worker as its own OS process (for SIGKILL tests). */

@@ -1,14 +1,20 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
   type Config,
+  ConfigError,
   checkRedisServer,
   closeQueues,
   connectRedis,
   createLogger,
   createQueues,
+  errorMessage,
   InflightRegistry,
+  Liveness,
   LocalBlobStore,
   LocalResultStore,
   type Logger,
+  Metrics,
   type QueueName,
   StateStore,
   upstreamOf,
@@ -16,7 +22,8 @@ import {
 import { LlamaCloudClient } from '@docpipe/llamacloud';
 import { type PipelineContext, pollTick, STAGES, type WorkStage } from '@docpipe/pipeline';
 import { Worker } from 'bullmq';
-import { stageProcessor } from './stage-processor.js';
+import { startMetricsServer } from './metrics-server.js';
+import { HEARTBEAT_JOB, stageProcessor } from './stage-processor.js';
 
 export const ALL_STAGES: readonly QueueName[] = ['upload', 'parse', 'extract', 'poll', 'notify'];
 
@@ -28,10 +35,15 @@ export interface WorkerOptions {
 }
 
 export interface RunningWorker {
+  /** This process's worker id (in the liveness record and logs). */
+  workerId: string;
+  /** Where this process serves /metrics and /healthz. */
+  metricsUrl: string;
   close(): Promise<void>;
 }
 
 const POLL_SCHEDULER_ID = 'poll-tick';
+const HEARTBEAT_SCHEDULER_ID = 'heartbeat';
 
 /** Starts the workers of the given stages in this process, sharing one Redis and one HTTP pool. */
 export async function start(config: Config, options: WorkerOptions = {}): Promise<RunningWorker> {
@@ -41,7 +53,11 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
   const redis = await connectRedis(config.redis.url, { role: 'worker', name: 'docpipe-worker' });
   for (const warning of (await checkRedisServer(redis)).warnings) log.warn(warning);
   const upstream = options.upstream ?? upstreamOf(config);
+  const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const metrics = new Metrics();
+  const liveness = new Liveness(redis, config.redis.keyPrefix, { workerId, stages });
   const llama = new LlamaCloudClient({
+    onRequest: (event) => metrics.recordRequest(event),
     baseUrl: upstream.baseUrl,
     apiKey: upstream.apiKey,
     projectId: config.llamaCloud.projectId,
@@ -61,7 +77,9 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
     results: new LocalResultStore(config.storage.resultDir),
     llama,
     inflight: new InflightRegistry(redis, config.redis.keyPrefix),
+    metrics,
   };
+  metrics.observeQueues(queues, ctx.inflight);
 
   const common = {
     connection: redis,
@@ -71,20 +89,53 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
     // A job interrupted by crashes this often is failed rather than retried forever.
     maxStalledCount: 5,
   };
+  let closing = false;
+  const metricsServer = await startMetricsServer(
+    metrics,
+    () => {
+      if (closing) return { ok: false, detail: 'shutting down' };
+      if (redis.status !== 'ready') return { ok: false, detail: `redis connection is ${redis.status}` };
+      return { ok: true, detail: `serving ${stages.join(', ')}` };
+    },
+    config.metrics,
+  ).catch(async (error: unknown) => {
+    await closeQueues(queues);
+    await llama.close();
+    redis.disconnect();
+    throw new ConfigError([
+      {
+        variable: 'METRICS_PORT',
+        message: `cannot serve /metrics on ${config.metrics.host}:${config.metrics.port} (${errorMessage(error)}); set METRICS_PORT=0 for any free port`,
+      },
+    ]);
+  });
   const workers: Worker[] = [];
   for (const stage of stages) {
+    // Every served queue gets a heartbeat (one scheduler per queue, shared by all processes), so
+    // an idle fleet still proves it consumes. The poll queue's own tick serves as its heartbeat.
+    if (stage !== 'poll') {
+      await queues[stage].upsertJobScheduler(
+        HEARTBEAT_SCHEDULER_ID,
+        { every: config.stages.heartbeatIntervalMs },
+        { name: HEARTBEAT_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: { count: 10 } } },
+      );
+    }
     if (stage === 'poll') {
       await queues.poll.upsertJobScheduler(
         POLL_SCHEDULER_ID,
         { every: config.stages.pollIntervalMs },
         { name: 'poll', data: {} },
       );
-      workers.push(new Worker('poll', async () => pollTick(ctx), { ...common, concurrency: 1 }));
+      const tick = async () => {
+        await liveness.consumed();
+        await pollTick(ctx);
+      };
+      workers.push(new Worker('poll', tick, { ...common, concurrency: 1 }));
       continue;
     }
     const definition = STAGES[stage as WorkStage];
     workers.push(
-      new Worker(stage, stageProcessor(stage as WorkStage, definition as never, ctx), {
+      new Worker(stage, stageProcessor(stage as WorkStage, definition as never, ctx, liveness), {
         ...common,
         concurrency: config.stages.concurrency[stage as WorkStage],
       }),
@@ -93,16 +144,27 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
   for (const worker of workers) {
     worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
   }
-  log.info({ stages, upstream: upstream.baseUrl }, 'worker started');
+  log.info({ workerId, stages, upstream: upstream.baseUrl, metrics: metricsServer.url }, 'worker started');
 
+  let closed: Promise<void> | undefined;
   return {
-    async close() {
-      // Stop taking jobs and let running ones finish or park, then close connections.
-      await Promise.all(workers.map((worker) => worker.close()));
-      await closeQueues(queues);
-      await llama.close();
-      redis.disconnect();
-      log.info('worker stopped');
+    workerId,
+    metricsUrl: metricsServer.url,
+    close() {
+      closed ??= stop();
+      return closed;
     },
   };
+
+  async function stop() {
+    closing = true;
+    // Stop taking jobs and let running ones finish or park, then close connections.
+    await Promise.all(workers.map((worker) => worker.close()));
+    await liveness.leave();
+    await metricsServer.close();
+    await closeQueues(queues);
+    await llama.close();
+    redis.disconnect();
+    log.info({ workerId }, 'worker stopped');
+  }
 }

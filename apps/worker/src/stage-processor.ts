@@ -1,19 +1,26 @@
-import { errorMessage, isTransient, type Payload, parsePayload } from '@docpipe/core';
+import { errorMessage, isTransient, type Liveness, type Payload, parsePayload } from '@docpipe/core';
 import type { PipelineContext, StageDefinition, StageJob, WorkStage } from '@docpipe/pipeline';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+
+/** The job name of the heartbeat scheduled on every queue (see Liveness). */
+export const HEARTBEAT_JOB = 'heartbeat';
 
 /**
  * The one adapter between a stage definition and BullMQ. A parked outcome moves the job to the
  * delayed set until its wake time (`moveToDelayed` + DelayedError: no slot held, no attempt
  * spent); a permanent error becomes UnrecoverableError; the last failure of a job, permanent or
- * transient, is recorded on the file first.
+ * transient, is recorded on the file first. Every job taken proves this process consumes;
+ * heartbeat jobs do nothing else.
  */
 export function stageProcessor<Q extends WorkStage>(
   stage: Q,
   definition: StageDefinition<Q>,
   ctx: PipelineContext,
+  liveness: Liveness,
 ) {
   return async (job: Job, token?: string): Promise<void> => {
+    await liveness.consumed();
+    if (job.name === HEARTBEAT_JOB) return;
     const stageJob: StageJob<Payload<Q>> = {
       id: job.id!,
       data: parsePayload(stage, job.data),
@@ -26,6 +33,7 @@ export function stageProcessor<Q extends WorkStage>(
       },
     };
     const log = ctx.log.child({ stage, jobId: job.id, batchId: stageJob.data.batchId });
+    const timer = ctx.metrics.stageDuration.startTimer({ stage });
     let outcome: Awaited<ReturnType<typeof definition.process>>;
     try {
       outcome = await definition.process(ctx, stageJob);
@@ -34,9 +42,11 @@ export function stageProcessor<Q extends WorkStage>(
       const last = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ err: error, attempt: job.attemptsMade + 1, permanent, last }, 'stage job failed');
       if (last) await definition.onFailed(ctx, stageJob.data, error, job.attemptsMade + 1);
+      timer({ outcome: last ? 'failed' : 'retry' });
       if (permanent) throw new UnrecoverableError(errorMessage(error));
       throw error;
     }
+    timer({ outcome: outcome.type });
     if (outcome.type === 'park') {
       await job.moveToDelayed(outcome.wakeAt, token);
       throw new DelayedError();
