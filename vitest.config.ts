@@ -26,6 +26,7 @@ export default defineConfig({
       project('pipeline', ['packages/pipeline/src/**/*.test.ts']),
       project('cloud-local', ['apps/cloud-local/src/**/*.test.ts']),
       project('worker', ['apps/worker/src/**/*.test.ts']),
+      project('api', ['apps/api/src/**/*.test.ts', 'test/api/**/*.test.ts']),
       project('docs', ['test/docs/**/*.test.ts']),
       project('e2e', ['test/e2e/**/*.test.ts']),
     ],

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { start as startApi } from '@docpipe/api';
 import { type CloudLocal, start as startCloudLocal } from '@docpipe/cloud-local';
 import {
   type BatchRecord,
@@ -88,6 +89,16 @@ export async function startStack(options: StackOptions = {}) {
       const worker = await startWorker(config, { logger: createLogger({ level: 'error', pretty: false }) });
       inProcess.push(worker);
       return worker;
+    },
+
+    /** The producer API on a free port, with extra settings on top of the stack's. */
+    async startApi(extraEnv: Env = {}) {
+      const api = await startApi(loadConfig({ ...env, ...extraEnv }), {
+        port: 0,
+        logger: createLogger({ level: 'error', pretty: false }),
+      });
+      inProcess.push(api);
+      return api;
     },
 
     /** Reads or changes cloud-local's simulation (`/_sim/<path>`; a body makes it a POST). */

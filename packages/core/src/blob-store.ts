@@ -12,10 +12,17 @@ export interface StoredBlob {
   sizeBytes: number;
 }
 
+export interface StagedBlob extends StoredBlob {
+  /** Makes the blob visible under its sha256 (idempotent for equal content). */
+  commit(): Promise<void>;
+  /** Drops the staged bytes. */
+  discard(): Promise<void>;
+}
+
 /**
  * Where document bytes live (never in Redis). Content-addressed: the key is the sha256 of the
  * bytes, so storing the same file twice stores it once. A local directory implements it here;
- * an S3-compatible bucket can implement the same four methods.
+ * an S3-compatible bucket can implement the same methods.
  */
 export interface BlobStore {
   /** Streams `source` into the store; rejects with BlobTooLargeError past the limit, storing nothing. */
@@ -23,6 +30,15 @@ export interface BlobStore {
     source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
     options?: { maxBytes?: number },
   ): Promise<StoredBlob>;
+  /**
+   * Streams `source` into a private staging area: nothing is visible until `commit()`, and
+   * `discard()` leaves no trace. A producer that accepts several files all or nothing stages
+   * them all, then commits.
+   */
+  stage(
+    source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
+    options?: { maxBytes?: number },
+  ): Promise<StagedBlob>;
   /** Streams a blob out; NotFoundError when absent. */
   get(sha256: string): Promise<Readable>;
   has(sha256: string): Promise<boolean>;
@@ -43,6 +59,15 @@ export class LocalBlobStore implements BlobStore {
     source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
     options: { maxBytes?: number } = {},
   ): Promise<StoredBlob> {
+    const staged = await this.stage(source, options);
+    await staged.commit();
+    return { sha256: staged.sha256, sizeBytes: staged.sizeBytes };
+  }
+
+  async stage(
+    source: Readable | AsyncIterable<Uint8Array> | Uint8Array,
+    options: { maxBytes?: number } = {},
+  ): Promise<StagedBlob> {
     const maxBytes = options.maxBytes ?? this.defaultMaxBytes;
     const tmpDir = join(this.root, 'tmp');
     await mkdir(tmpDir, { recursive: true });
@@ -65,11 +90,17 @@ export class LocalBlobStore implements BlobStore {
       await pipeline(input, meter, createWriteStream(tmpPath, { flags: 'wx' }));
       const sha256 = hash.digest('hex');
       const finalPath = this.pathOf(sha256);
-      await mkdir(join(finalPath, '..'), { recursive: true });
-      // rename is atomic: readers see the whole file or none. Concurrent writers of the same
-      // content each rename a complete copy over the other, which is harmless.
-      await rename(tmpPath, finalPath);
-      return { sha256, sizeBytes };
+      return {
+        sha256,
+        sizeBytes,
+        async commit() {
+          await mkdir(join(finalPath, '..'), { recursive: true });
+          // rename is atomic: readers see the whole file or none. Concurrent writers of the same
+          // content each rename a complete copy over the other, which is harmless.
+          await rename(tmpPath, finalPath);
+        },
+        discard: () => rm(tmpPath, { force: true }),
+      };
     } catch (error) {
       await rm(tmpPath, { force: true });
       throw error;

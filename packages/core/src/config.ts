@@ -29,6 +29,13 @@ const durationMs = (min = 0) => z.coerce.number().int().min(min);
 const url = () => z.url({ protocol: /^https?$/ });
 const redisUrl = () => z.url({ protocol: /^rediss?$/ });
 const flag = () => z.stringbool();
+const list = () =>
+  z.string().transform((s) =>
+    s
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  );
 
 function setting<T extends z.ZodType>(
   schema: T,
@@ -214,18 +221,34 @@ export const settings = {
   API_HOST: setting(z.string().min(1), 'Address the API listens on.', { default: '127.0.0.1' }),
   API_PORT: setting(int(0).max(65535), 'Port of the API (0: any free port).', { default: '3000' }),
   API_KEYS: setting(
-    z
-      .string()
-      .transform((s) =>
-        s
-          .split(',')
-          .map((k) => k.trim())
-          .filter(Boolean),
-      )
-      .pipe(z.array(z.string().min(16, 'each API key needs at least 16 characters'))),
+    list().pipe(z.array(z.string().min(16, 'each API key needs at least 16 characters'))),
     'Comma-separated bearer keys for /v1 and the dashboard; empty: no auth (loopback only).',
     { default: '', secret: true },
   ),
+  API_MAX_FILES: setting(int(1), 'Most files one batch may hold.', { default: '10000' }),
+  API_PATH_ROOTS: setting(
+    list(),
+    'Comma-separated directories a batch may name files under by `path`; empty: no paths accepted.',
+    { default: '' },
+  ),
+  API_ALLOW_PRIVATE_URLS: setting(
+    flag(),
+    'Let batches name files by URLs on loopback, private or link-local addresses (off: SSRF guard).',
+    { default: 'false' },
+  ),
+  API_URL_TIMEOUT_MS: setting(durationMs(100), 'Time to fetch one file named by URL.', {
+    default: String(60 * SECOND),
+  }),
+  API_CORS_ORIGINS: setting(
+    list(),
+    'Comma-separated origins allowed to call /v1 from browsers; empty: CORS off.',
+    {
+      default: '',
+    },
+  ),
+  DASHBOARD_READ_ONLY: setting(flag(), 'Hide retry and cancel in the dashboard and Bull Board.', {
+    default: 'false',
+  }),
   PUBLIC_URL: setting(
     url().optional(),
     'Public origin of the API, for LlamaCloud webhooks; unset: polling only.',
@@ -317,6 +340,12 @@ function shape(flat: Flat) {
       host: flat.API_HOST,
       port: flat.API_PORT,
       keys: flat.API_KEYS,
+      maxFiles: flat.API_MAX_FILES,
+      pathRoots: flat.API_PATH_ROOTS,
+      allowPrivateUrls: flat.API_ALLOW_PRIVATE_URLS,
+      urlTimeoutMs: flat.API_URL_TIMEOUT_MS,
+      corsOrigins: flat.API_CORS_ORIGINS,
+      readOnly: flat.DASHBOARD_READ_ONLY,
       publicUrl: flat.PUBLIC_URL,
       webhookSigningSecret: flat.WEBHOOK_SIGNING_SECRET,
       callbackSigningSecret: flat.CALLBACK_SIGNING_SECRET,
@@ -357,6 +386,13 @@ function crossChecks(flat: Flat): ConfigProblem[] {
     problems.push({
       variable: 'INFLIGHT_INITIAL',
       message: `must lie between INFLIGHT_MIN (${min}) and INFLIGHT_MAX (${max}), got ${initial}`,
+    });
+  }
+  const loopback = ['127.0.0.1', '::1', 'localhost'].includes(flat.API_HOST);
+  if (flat.API_KEYS.length === 0 && !loopback) {
+    problems.push({
+      variable: 'API_KEYS',
+      message: `required when the API listens on ${flat.API_HOST}, not only on loopback`,
     });
   }
   if (flat.PUBLIC_URL && !flat.WEBHOOK_SIGNING_SECRET) {

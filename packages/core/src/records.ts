@@ -139,4 +139,6 @@ export interface BatchRecord {
   callbackUrl?: string;
   budgetCredits?: number;
   idempotencyKey?: string;
+  /** Set by a cancel: the batch ends `cancelled` once every file is terminal. */
+  cancelRequested?: boolean;
 }

@@ -21,6 +21,7 @@ import {
  *   {p}:batch:{id}                 hash: status, spec, counters n_<state>, credits, sequence …
  *   {p}:batch:{id}:files           zset of file ids by ordinal (all files)
  *   {p}:batch:{id}:files:{state}   zset of file ids by ordinal, one per state
+ *   {p}:batch:{id}:events          stream of file transitions (file, from, to, at), for SSE
  *   {p}:file:{id}                  hash: state, names, remote ids, error …
  *   {p}:batches                    zset of batch ids by creation time
  *   {p}:idempotency:{key}          batch id created for a producer's idempotency key
@@ -29,6 +30,9 @@ export class StateKeys {
   constructor(readonly prefix: string) {}
   batch(batchId: string) {
     return `${this.prefix}:batch:${batchId}`;
+  }
+  batchEvents(batchId: string) {
+    return `${this.prefix}:batch:${batchId}:events`;
   }
   batchFiles(batchId: string, state?: FileState) {
     return state ? `${this.prefix}:batch:${batchId}:files:${state}` : `${this.prefix}:batch:${batchId}:files`;
@@ -111,6 +115,8 @@ redis.call('ZADD', batchPrefix .. ':files:' .. to, ordinal, fileId)
 redis.call('HINCRBY', batchKey, 'n_' .. from, -1)
 redis.call('HINCRBY', batchKey, 'n_' .. to, 1)
 redis.call('HSET', batchKey, 'updated_at', now)
+redis.call('XADD', batchKey .. ':events', 'MAXLEN', '~', '100000', '*',
+  'file', fileId, 'from', from, 'to', to, 'at', now)
 
 local status = redis.call('HGET', batchKey, 'status')
 local done = 0
@@ -134,6 +140,16 @@ if terminal[to] and status == 'running' then
 end
 return {'ok', from, done, status}
 `;
+
+/** One file transition as the batch's event stream records it. */
+export interface FileEvent {
+  /** Stream id: pass it back (SSE Last-Event-ID) to continue after this event. */
+  id: string;
+  fileId: string;
+  from: FileState;
+  to: FileState;
+  at: number;
+}
 
 export interface TransitionResult {
   /** `noop`: the file was already in the target state. */
@@ -315,6 +331,72 @@ export class StateStore {
     return { items, nextCursor: ids.length > limit ? scores[limit - 1] : undefined };
   }
 
+  /** Batches, newest first; `cursor` is the creation time to continue below. */
+  async listBatches(options: { cursor?: string; limit?: number } = {}): Promise<Page<BatchRecord>> {
+    const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
+    const below = options.cursor === undefined ? '+inf' : `(${Number.parseInt(options.cursor, 10)}`;
+    const entries = await this.redis.zrevrangebyscore(
+      this.keys.batches(),
+      below,
+      '-inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      limit + 1,
+    );
+    const ids: string[] = [];
+    const scores: string[] = [];
+    for (let i = 0; i < entries.length; i += 2) {
+      ids.push(entries[i]!);
+      scores.push(entries[i + 1]!);
+    }
+    const pipeline = this.redis.pipeline();
+    for (const id of ids.slice(0, limit)) pipeline.hgetall(this.keys.batch(id));
+    const items = ((await pipeline.exec()) ?? []).flatMap(([error, hash]) => {
+      if (error) throw error;
+      const fields = hash as Record<string, string>;
+      return fields.id ? [batchFromHash(fields)] : [];
+    });
+    return { items, nextCursor: ids.length > limit ? scores[limit - 1] : undefined };
+  }
+
+  /** Marks a batch as being cancelled: once every file is terminal its status is `cancelled`. */
+  async requestCancel(batchId: string): Promise<void> {
+    await this.getBatch(batchId);
+    await this.redis.hset(this.keys.batch(batchId), 'cancel_requested', '1');
+  }
+
+  /**
+   * File transitions of a batch after stream id `after` (`0`: from the start), waiting up to
+   * `blockMs` for the first one when there are none yet. Needs a connection of its own when it
+   * blocks.
+   */
+  async readEvents(
+    batchId: string,
+    after: string,
+    options: { blockMs?: number; count?: number; connection?: Redis } = {},
+  ): Promise<FileEvent[]> {
+    const redis = options.connection ?? this.redis;
+    const count = options.count ?? 500;
+    const key = this.keys.batchEvents(batchId);
+    const reply =
+      options.blockMs === undefined
+        ? await redis.xread('COUNT', count, 'STREAMS', key, after)
+        : await redis.xread('COUNT', count, 'BLOCK', options.blockMs, 'STREAMS', key, after);
+    const entries = reply?.[0]?.[1] ?? [];
+    return entries.map(([id, fields]) => {
+      const map: Record<string, string> = {};
+      for (let i = 0; i < fields.length; i += 2) map[fields[i]!] = fields[i + 1]!;
+      return {
+        id,
+        fileId: map.file!,
+        from: map.from as FileState,
+        to: map.to as FileState,
+        at: Number(map.at),
+      };
+    });
+  }
+
   /** Adds credits to the batch total; returns the new total. */
   async addCredits(batchId: string, credits: number): Promise<number> {
     return Number(await this.redis.hincrbyfloat(this.keys.batch(batchId), 'credits_used', credits));
@@ -407,5 +489,6 @@ function batchFromHash(hash: Record<string, string>): BatchRecord {
   const budget = optionalNumber(hash.budget_credits);
   if (budget !== undefined) record.budgetCredits = budget;
   if (hash.idempotency_key) record.idempotencyKey = hash.idempotency_key;
+  if (hash.cancel_requested === '1') record.cancelRequested = true;
   return record;
 }

@@ -4,7 +4,9 @@ import {
   type FileError,
   type FileRecord,
   type FileState,
+  IllegalTransitionError,
   jobId,
+  type TransitionFields,
   type TransitionResult,
 } from '@docpipe/core';
 import { finishTask } from './file-tasks.js';
@@ -121,13 +123,13 @@ export async function finishFileTask(
   );
   if (!progress.fileFinished) return;
   const state = progress.failed > 0 ? 'failed' : 'completed';
-  const result =
-    state === 'failed'
-      ? await ctx.state.transition(file.id, state, {
-          error: outcome.ok ? await firstTaskError(ctx, file) : outcome.error,
-        })
-      : await ctx.state.transition(file.id, state);
-  await afterTransition(ctx, file.batchId, state, result);
+  const result = await settle(
+    ctx,
+    file,
+    state,
+    state === 'failed' ? { error: outcome.ok ? await firstTaskError(ctx, file) : outcome.error } : {},
+  );
+  if (result) await afterTransition(ctx, file.batchId, state, result);
 }
 
 async function firstTaskError(ctx: PipelineContext, file: FileRecord): Promise<FileError> {
@@ -155,9 +157,28 @@ export async function failFile(
     const existing = (await ctx.results.get(file.batchId, file.id, spec.name)) as ResultDocument | undefined;
     if (existing?.status !== 'completed') await writeFailedResult(ctx, file, spec.name, attempts, error);
   }
-  const result = await ctx.state.transition(file.id, 'failed', { error });
+  const result = await settle(ctx, file, 'failed', { error });
+  if (!result) return;
   ctx.log.warn({ batchId: file.batchId, fileId: file.id, error }, 'file failed');
   await afterTransition(ctx, file.batchId, 'failed', result);
+}
+
+/**
+ * Moves a file to its final state, unless its batch was cancelled meanwhile: then the result
+ * document stays written but the file stays `cancelled` (undefined is returned).
+ */
+async function settle(ctx: PipelineContext, file: FileRecord, to: FileState, fields: TransitionFields) {
+  try {
+    return await ctx.state.transition(file.id, to, fields);
+  } catch (error) {
+    if (!(error instanceof IllegalTransitionError)) throw error;
+    if ((await ctx.state.getFile(file.id)).state !== 'cancelled') throw error;
+    ctx.log.info(
+      { batchId: file.batchId, fileId: file.id, to },
+      'file was cancelled; its late result is kept',
+    );
+    return undefined;
+  }
 }
 
 /** The result document of an extraction that could not be done, carrying the reason. */

@@ -20,3 +20,18 @@ export function validateResult(schema: Record<string, unknown>, data: unknown): 
     (error) => `${error.instancePath || '/'} ${error.message ?? 'is invalid'}`,
   );
 }
+
+/**
+ * Checks that `schema` is a JSON Schema docpipe can extract with: it compiles, and describes an
+ * object. Returns readable problems, empty when it is fine.
+ */
+export function checkDataSchema(schema: Record<string, unknown>): string[] {
+  if (schema.type !== 'object')
+    return ['the top level must be "type": "object" (extraction fills an object)'];
+  try {
+    ajv.compile(schema);
+    return [];
+  } catch (error) {
+    return [error instanceof Error ? error.message : String(error)];
+  }
+}

@@ -1,0 +1,242 @@
+import { once } from 'node:events';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import {
+  type Config,
+  FILE_STATES,
+  type InflightRegistry,
+  type Liveness,
+  type LocalBlobStore,
+  type Logger,
+  type Metrics,
+  type Queues,
+  type Redis,
+  type ResultStore,
+  type StateStore,
+} from '@docpipe/core';
+import type { LlamaCloudClient } from '@docpipe/llamacloud';
+import { cancelBatch, handleLlamaCloudWebhook, retryFailed, WEBHOOK_PATH } from '@docpipe/pipeline';
+import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
+import { ApiError, asyncRoute, errorMiddleware, parseOr400 } from './api-errors.js';
+import { requireKey } from './auth.js';
+import { streamBatchEvents } from './batch-events.js';
+import { acceptJson, acceptMultipart } from './batch-intake.js';
+import { dashboardRouter } from './dashboard.js';
+import { batchView, fileView } from './views.js';
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  redis: Redis;
+  state: StateStore;
+  queues: Queues;
+  blobs: LocalBlobStore;
+  results: ResultStore;
+  llama: LlamaCloudClient;
+  inflight: InflightRegistry;
+  liveness: Liveness;
+  metrics: Metrics;
+}
+
+const filesQuery = z
+  .object({
+    state: z.enum(FILE_STATES).optional(),
+    cursor: z.string().regex(/^\d+$/, 'use the next_cursor of the previous page').optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+const batchesQuery = z
+  .object({
+    cursor: z.string().regex(/^\d+$/, 'use the next_cursor of the previous page').optional(),
+    limit: z.coerce.number().int().min(1).max(500).optional(),
+  })
+  .strict();
+
+const retryBody = z.object({ file_ids: z.array(z.string()).min(1).optional() }).strict();
+
+export function buildApp(deps: AppDeps) {
+  const { config, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get(
+    '/readyz',
+    asyncRoute(async (_req, res) => {
+      try {
+        await deps.redis.ping();
+      } catch (error) {
+        res.status(503).json({ ready: false, reason: `Redis does not answer: ${(error as Error).message}` });
+        return;
+      }
+      const readiness = await deps.liveness.readiness(2 * config.stages.heartbeatIntervalMs);
+      res.status(readiness.ready ? 200 : 503).json(readiness);
+    }),
+  );
+  app.get(
+    '/metrics',
+    asyncRoute(async (_req, res) => {
+      res.type(deps.metrics.contentType).send(await deps.metrics.text());
+    }),
+  );
+
+  // LlamaCloud webhooks authenticate by signature, not by API key, and need the raw body.
+  app.post(
+    WEBHOOK_PATH,
+    express.raw({ type: () => true, limit: '1mb' }),
+    asyncRoute(async (req, res) => {
+      const answer = await handleLlamaCloudWebhook(deps, req.body as Buffer, req.headers);
+      res.status(answer.status).json(answer.body);
+    }),
+  );
+
+  const v1 = express.Router();
+  if (config.api.corsOrigins.length > 0) {
+    v1.use((req, res, next) => {
+      const origin = req.get('origin');
+      if (origin && config.api.corsOrigins.includes(origin)) {
+        res.set({
+          'access-control-allow-origin': origin,
+          'access-control-allow-headers': 'authorization, content-type, last-event-id',
+          'access-control-allow-methods': 'GET, POST',
+          vary: 'origin',
+        });
+        if (req.method === 'OPTIONS') return void res.status(204).end();
+      }
+      next();
+    });
+  }
+  v1.use(requireKey(config.api.keys, 'bearer'));
+  v1.use(express.json({ limit: Math.ceil(config.storage.blobMaxBytes * 1.4) + 1024 * 1024 }));
+
+  v1.post(
+    '/batches',
+    asyncRoute(async (req, res) => {
+      const type = req.get('content-type') ?? '';
+      let created: Awaited<ReturnType<typeof acceptJson>>;
+      if (type.startsWith('multipart/form-data')) created = await acceptMultipart(deps, req);
+      else if (req.is('application/json')) created = await acceptJson(deps, req.body);
+      else
+        throw new ApiError(
+          415,
+          'unsupported_media_type',
+          `send the batch as application/json or multipart/form-data, not ${type || 'no content type'}`,
+        );
+      log.info(
+        { batchId: created.batch.id, files: created.files.length, created: created.created },
+        'batch accepted',
+      );
+      res
+        .status(created.created ? 201 : 200)
+        .location(`/v1/batches/${created.batch.id}`)
+        .json(batchView(created.batch));
+    }),
+  );
+  v1.get(
+    '/batches',
+    asyncRoute(async (req, res) => {
+      const query = parseOr400(batchesQuery, req.query, 'query');
+      const page = await deps.state.listBatches(query);
+      res.json({ items: page.items.map((b) => batchView(b)), next_cursor: page.nextCursor ?? null });
+    }),
+  );
+  v1.get(
+    '/batches/:id',
+    asyncRoute(async (req, res) => {
+      res.json(batchView(await deps.state.getBatch(String(req.params.id))));
+    }),
+  );
+  v1.get(
+    '/batches/:id/files',
+    asyncRoute(async (req, res) => {
+      const query = parseOr400(filesQuery, req.query, 'query');
+      const batchId = String(req.params.id);
+      await deps.state.getBatch(batchId);
+      const page = await deps.state.listFiles(batchId, query);
+      res.json({ items: page.items.map(fileView), next_cursor: page.nextCursor ?? null });
+    }),
+  );
+  v1.get(
+    '/batches/:id/results',
+    asyncRoute(async (req, res) => {
+      const batchId = String(req.params.id);
+      await deps.state.getBatch(batchId);
+      res.status(200).type('application/x-ndjson');
+      for await (const doc of deps.results.list(batchId)) {
+        if (!res.write(`${JSON.stringify(doc)}\n`)) await once(res, 'drain');
+      }
+      res.end();
+    }),
+  );
+  v1.get(
+    '/batches/:id/events',
+    asyncRoute((req, res) => streamBatchEvents(deps, req, res, String(req.params.id))),
+  );
+  v1.post(
+    '/batches/:id/retry-failed',
+    asyncRoute(async (req, res) => {
+      const body = parseOr400(retryBody, req.body ?? {});
+      const report = await retryFailed(
+        deps,
+        String(req.params.id),
+        body.file_ids ? { fileIds: body.file_ids } : {},
+      );
+      res.status(202).json({
+        retried: report.retried,
+        batch: batchView(await deps.state.getBatch(String(req.params.id))),
+      });
+    }),
+  );
+  v1.post(
+    '/batches/:id/cancel',
+    asyncRoute(async (req, res) => {
+      const report = await cancelBatch(deps, String(req.params.id));
+      res.status(202).json({
+        cancelled: report.cancelled,
+        remote_cancelled: report.remoteCancelled,
+        batch: batchView(await deps.state.getBatch(String(req.params.id))),
+      });
+    }),
+  );
+  v1.get(
+    '/files/:id',
+    asyncRoute(async (req, res) => {
+      res.json(fileView(await deps.state.getFile(String(req.params.id))));
+    }),
+  );
+  v1.use((req: Request, _res: Response) => {
+    throw new ApiError(404, 'not_found', `no route ${req.method} /v1${req.path}`);
+  });
+  app.use('/v1', v1);
+
+  // People: the batch pages and Bull Board, behind the same keys (basic auth in a browser).
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({
+    queues: Object.values(deps.queues).map(
+      (queue) =>
+        new BullMQAdapter(queue, {
+          readOnlyMode: config.api.readOnly,
+          description: `docpipe ${queue.name} stage`,
+        }),
+    ),
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'docpipe queues' } },
+  });
+  app.use('/admin/queues', requireKey(config.api.keys, 'browser'), board.getRouter());
+  app.use(requireKey(config.api.keys, 'browser'), dashboardRouter(deps));
+
+  app.use((req: Request, res: Response) => {
+    res
+      .status(404)
+      .json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}`, details: null } });
+  });
+  app.use(errorMiddleware(log));
+  return app;
+}

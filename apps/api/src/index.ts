@@ -1,0 +1,87 @@
+import type { AddressInfo } from 'node:net';
+import {
+  type Config,
+  closeQueues,
+  connectRedis,
+  createLogger,
+  createQueues,
+  InflightRegistry,
+  Liveness,
+  LocalBlobStore,
+  LocalResultStore,
+  type Logger,
+  Metrics,
+  StateStore,
+  upstreamOf,
+} from '@docpipe/core';
+import { LlamaCloudClient } from '@docpipe/llamacloud';
+import { buildApp } from './app.js';
+
+export interface ApiOptions {
+  logger?: Logger;
+  /** Overrides the upstream (the CLI passes its in-process cloud-local); used by cancel. */
+  upstream?: { baseUrl: string; apiKey: string };
+  /** Overrides API_PORT (0: any free port). */
+  port?: number;
+}
+
+export interface RunningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the producer API, the batch pages and Bull Board on API_HOST:API_PORT. */
+export async function start(config: Config, options: ApiOptions = {}): Promise<RunningApi> {
+  const log =
+    options.logger ?? createLogger({ name: 'api', level: config.logLevel, pretty: config.logPretty });
+  const redis = await connectRedis(config.redis.url, { role: 'producer', name: 'docpipe-api' });
+  const upstream = options.upstream ?? upstreamOf(config);
+  const llama = new LlamaCloudClient({
+    baseUrl: upstream.baseUrl,
+    apiKey: upstream.apiKey,
+    projectId: config.llamaCloud.projectId,
+    connections: 4,
+  });
+  const queues = createQueues(redis, config);
+  const inflight = new InflightRegistry(redis, config.redis.keyPrefix);
+  const metrics = new Metrics();
+  metrics.observeQueues(queues, inflight);
+  const app = buildApp({
+    config,
+    log,
+    redis,
+    state: new StateStore(redis, config.redis.keyPrefix),
+    queues,
+    blobs: new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes),
+    results: new LocalResultStore(config.storage.resultDir),
+    llama,
+    inflight,
+    liveness: new Liveness(redis, config.redis.keyPrefix),
+    metrics,
+  });
+  const server = app.listen(options.port ?? config.api.port, config.api.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.api.host.includes(':') ? `[${config.api.host}]` : config.api.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url, auth: config.api.keys.length > 0 }, 'api listening');
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    close() {
+      closed ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await closeQueues(queues);
+        await llama.close();
+        redis.disconnect();
+      })();
+      return closed;
+    },
+  };
+}

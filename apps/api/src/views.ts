@@ -1,0 +1,55 @@
+import type { BatchRecord, FileRecord } from '@docpipe/core';
+import { TERMINAL_FILE_STATES } from '@docpipe/core';
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** A batch as the API shows it: counters, progress, credits and an ETA from the rate so far. */
+export function batchView(batch: BatchRecord, now = Date.now()) {
+  const { total, byState } = batch.counters;
+  const finished = TERMINAL_FILE_STATES.reduce((sum, state) => sum + byState[state], 0);
+  const elapsed = (batch.finishedAt ?? now) - batch.createdAt;
+  const remaining = total - finished;
+  const eta =
+    batch.status !== 'running'
+      ? 0
+      : finished > 0
+        ? Math.round(((elapsed / finished) * remaining) / 1000)
+        : null;
+  return {
+    id: batch.id,
+    status: batch.status,
+    created_at: iso(batch.createdAt),
+    updated_at: iso(batch.updatedAt),
+    finished_at: iso(batch.finishedAt),
+    counters: { total, ...byState },
+    progress: { finished, percent: total === 0 ? 100 : Math.floor((finished / total) * 1000) / 10 },
+    eta_seconds: eta,
+    credits_used: batch.creditsUsed,
+    sequence: batch.sequence,
+    cancel_requested: batch.cancelRequested ?? false,
+    callback_url: batch.callbackUrl ?? null,
+    idempotency_key: batch.idempotencyKey ?? null,
+    spec: batch.spec,
+  };
+}
+
+/** A file as the API shows it: state, round (attempt of the file), failure and remote ids. */
+export function fileView(file: FileRecord) {
+  return {
+    id: file.id,
+    batch_id: file.batchId,
+    ordinal: file.ordinal,
+    name: file.name,
+    state: file.state,
+    round: file.round,
+    size_bytes: file.sizeBytes,
+    sha256: file.sha256,
+    metadata: file.metadata,
+    remote: { file_id: file.remoteFileId ?? null, parse_job_id: file.parseJobId ?? null },
+    error: file.error ?? null,
+    skip_reason: file.skipReason ?? null,
+    created_at: iso(file.createdAt),
+    started_at: iso(file.startedAt),
+    finished_at: iso(file.finishedAt),
+  };
+}
