@@ -35,6 +35,9 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
   return { status: response.status, body: json, headers: response.headers };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: test reads of JSON answers
+const json = async (response: Response): Promise<any> => response.json();
+
 /** Nothing of a rejected request may remain: no batch in Redis, no blob on disk. */
 async function expectNothingCreated() {
   expect(await stack.redis.zcard(`${stack.config.redis.keyPrefix}:batches`)).toBe(0);
@@ -178,7 +181,7 @@ describe('POST /v1/batches rejects bad input with a clear error and creates noth
       body: 'hello',
     });
     expect(text.status).toBe(415);
-    expect((await text.json()).error.message).toMatch(/application\/json or multipart\/form-data/);
+    expect((await json(text)).error.message).toMatch(/application\/json or multipart\/form-data/);
 
     const form = (files: number, size: number, spec: unknown = { extract }) => {
       // spec null: no spec part at all
@@ -189,16 +192,16 @@ describe('POST /v1/batches rejects bad input with a clear error and creates noth
     };
     const tooBig = await form(1, 30_000);
     expect(tooBig.status).toBe(413);
-    expect((await tooBig.json()).error.message).toMatch(/files\.0 \(f0\.txt\) is larger than the limit/);
+    expect((await json(tooBig)).error.message).toMatch(/files\.0 \(f0\.txt\) is larger than the limit/);
     const tooMany = await form(4, 10);
     expect(tooMany.status).toBe(413);
-    expect((await tooMany.json()).error.message).toMatch(/at most 3 files/);
+    expect((await json(tooMany)).error.message).toMatch(/at most 3 files/);
     const noSpec = await form(1, 10, null);
     expect(noSpec.status).toBe(400);
-    expect((await noSpec.json()).error.message).toMatch(/"spec" part/);
+    expect((await json(noSpec)).error.message).toMatch(/"spec" part/);
     const badSpec = await form(1, 10, { extract: [{ name: 'bad name!' }] });
     expect(badSpec.status).toBe(400);
-    expect((await badSpec.json()).error.message).toMatch(/extract\.0\.name/);
+    expect((await json(badSpec)).error.message).toMatch(/extract\.0\.name/);
     await expectNothingCreated();
   });
 
@@ -265,7 +268,7 @@ describe('batches through the API', () => {
     form.append('document', new Blob([doc.bytes]), doc.name);
     const multipart = await fetch(`${base}/v1/batches`, { method: 'POST', headers: auth, body: form });
     expect(multipart.status).toBe(201);
-    const multipartId = (await multipart.json()).id;
+    const multipartId = (await json(multipart)).id;
 
     const byUrl = await startStackApiWithPrivateUrls();
     const fromUrl = await fetch(`${byUrl}/v1/batches`, {
@@ -274,7 +277,7 @@ describe('batches through the API', () => {
       body: JSON.stringify({ files: [{ url: docUrl }], extract }),
     });
     expect(fromUrl.status).toBe(201);
-    const urlBatch = await fromUrl.json();
+    const urlBatch = await json(fromUrl);
 
     for (const id of [created.body.id, multipartId, urlBatch.id]) {
       const done = await stack.waitForBatch(id);
