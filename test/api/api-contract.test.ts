@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { signBody } from '@docpipe/pipeline';
+import { type EventSourceMessage, EventSourceParserStream } from 'eventsource-parser/stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { invoiceSchema, mixedDocuments } from '../support/fixtures.js';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
@@ -26,17 +27,21 @@ async function call(method: string, path: string, body?: unknown, headers: Recor
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
+  const json = parseOrText(text);
   return { status: response.status, body: json, headers: response.headers };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: test reads of JSON answers
 const json = async (response: Response): Promise<any> => response.json();
+
+// biome-ignore lint/suspicious/noExplicitAny: test reads of JSON answers
+function parseOrText(text: string): any {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 /** Nothing of a rejected request may remain: no batch in Redis, no blob on disk. */
 async function expectNothingCreated() {
@@ -403,16 +408,10 @@ async function startStackApiWithPrivateUrls() {
   return api.url;
 }
 
-interface SseEvent {
-  id?: string;
-  event?: string;
-  data: string;
-}
-
 /** Reads an SSE stream until `enough` says so (or 20 s pass), then closes it. */
 async function readEvents(
   path: string,
-  enough: (events: SseEvent[]) => boolean,
+  enough: (events: EventSourceMessage[]) => boolean,
   headers: Record<string, string> = {},
 ) {
   const controller = new AbortController();
@@ -422,28 +421,17 @@ async function readEvents(
     signal: controller.signal,
   });
   expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
-  const events: SseEvent[] = [];
-  let buffer = '';
-  const decoder = new TextDecoder();
+  const events: EventSourceMessage[] = [];
+  const stream = response
+    .body!.pipeThrough(new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>)
+    .pipeThrough(new EventSourceParserStream());
   try {
-    for await (const chunk of response.body!) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event: SseEvent = { data: '' };
-        for (const line of block.split('\n')) {
-          const [field, ...rest] = line.split(': ');
-          const value = rest.join(': ');
-          if (field === 'id') event.id = value;
-          else if (field === 'event') event.event = value;
-          else if (field === 'data') event.data = value;
-        }
-        if (event.event) events.push(event);
-      }
+    for await (const event of stream as unknown as AsyncIterable<EventSourceMessage>) {
+      events.push(event);
       if (enough(events)) break;
     }
+  } catch (error) {
+    if (!controller.signal.aborted) throw error;
   } finally {
     clearTimeout(timer);
     controller.abort();
