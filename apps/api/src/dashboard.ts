@@ -33,17 +33,8 @@ ${script}
 </html>`;
 }
 
-/** Where a stage progress bar counts from: files at or past that stage. */
-const STAGES = [
-  'uploading',
-  'parsing',
-  'extracting',
-  'completed',
-  'failed',
-  'cancelled',
-  'skipped',
-  'queued',
-] as const;
+/** The counters shown, in pipeline order. */
+const STAGES = FILE_STATES;
 
 /**
  * The batch pages: `/batches` (every batch with a progress bar) and `/batches/:id` (live counters
