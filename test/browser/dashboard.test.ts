@@ -106,7 +106,10 @@ describe('the batch dashboard in Chromium', () => {
     const href = (await jobLink.getAttribute('href'))!;
     expect(href).toMatch(new RegExp(`^/admin/queues/queue/upload/${batchId}\\.`));
     await page.goto(`${base}${href}`);
-    await page.getByText(decodeURIComponent(href.split('/').pop()!)).first().waitFor({ timeout: 15_000 });
+    await page
+      .getByText(decodeURIComponent(href.split('/').pop()!))
+      .first()
+      .waitFor({ timeout: 15_000 });
     await page.goto(`${base}/admin/queues`);
     for (const queue of ['upload', 'extract', 'poll'])
       await page.getByText(queue, { exact: true }).first().waitFor({ timeout: 15_000 });
