@@ -1,7 +1,8 @@
-import { freePort, startRedis } from '@docpipe/testing';
 import { describe, expect, it } from 'vitest';
 import { RedisUnavailableError } from './errors.js';
+import { freePort } from './free-port.js';
 import { checkRedisServer, connectRedis } from './redis.js';
+import { startRedis } from './redis-server.js';
 
 describe('Redis connections', () => {
   it('a producer fails fast with a clear error when Redis is down', async () => {

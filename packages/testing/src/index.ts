@@ -1,3 +1,2 @@
+export { freePort, type PrivateRedis, type RedisServerOptions, startRedis } from '@docpipe/core';
 export * from './documents.js';
-export * from './free-port.js';
-export * from './redis-server.js';

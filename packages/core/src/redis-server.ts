@@ -1,13 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.js';
 
 export interface RedisServerOptions {
-  /** Turn on AOF with `appendfsync always`, so a SIGKILL loses no acknowledged write. */
+  /** Turn on AOF (fsync: `appendfsync`), so a restart or SIGKILL loses no acknowledged write. */
   appendonly?: boolean;
+  /** `always` (default: tests lose nothing to a SIGKILL) or `everysec` (production's choice). */
+  appendfsync?: 'always' | 'everysec';
+  /** A data directory to keep across runs (the CLI's own Redis); default: a temporary one. */
+  dir?: string;
   /** Defaults to `noeviction`, as docpipe requires. */
   maxmemoryPolicy?: string;
 }
@@ -16,7 +20,7 @@ export interface PrivateRedis {
   url: string;
   port: number;
   dir: string;
-  /** Graceful shutdown (SHUTDOWN NOSAVE), then removes the data directory. */
+  /** Graceful shutdown (SIGTERM: the AOF is flushed), then removes a temporary data directory. */
   stop(): Promise<void>;
   /** SIGKILL, as a crash would; the data directory stays for restart(). */
   kill(): Promise<void>;
@@ -25,11 +29,13 @@ export interface PrivateRedis {
 }
 
 /**
- * Starts a private `redis-server` on a free loopback port in a temporary directory. Tests use
- * this, never the machine's Redis on 6379.
+ * Starts a private `redis-server` on a free loopback port: tests use it (never the machine's
+ * Redis on 6379), and so does the CLI when no Redis answers.
  */
 export async function startRedis(options: RedisServerOptions = {}): Promise<PrivateRedis> {
-  const dir = await mkdtemp(join(tmpdir(), 'docpipe-redis-'));
+  const temporary = options.dir === undefined;
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'docpipe-redis-')));
+  if (!temporary) await mkdir(dir, { recursive: true });
   let port = await freePort();
   let child: ChildProcess | undefined;
 
@@ -45,7 +51,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
     '--appendonly',
     options.appendonly ? 'yes' : 'no',
     '--appendfsync',
-    'always',
+    options.appendfsync ?? 'always',
     '--maxmemory-policy',
     options.maxmemoryPolicy ?? 'noeviction',
     '--protected-mode',
@@ -111,7 +117,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
     dir,
     async stop() {
       await killChild('SIGTERM');
-      await rm(dir, { recursive: true, force: true });
+      if (temporary) await rm(dir, { recursive: true, force: true });
     },
     async kill() {
       await killChild('SIGKILL');
