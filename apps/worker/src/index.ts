@@ -39,6 +39,8 @@ export interface RunningWorker {
   workerId: string;
   /** Where this process serves /metrics and /healthz. */
   metricsUrl: string;
+  /** This process's metrics (the CLI sums upstream requests from them). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
   return {
     workerId,
     metricsUrl: metricsServer.url,
+    metrics,
     close() {
       closed ??= stop();
       return closed;

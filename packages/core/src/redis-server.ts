@@ -62,7 +62,8 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
 
   const launch = async () => {
     for (let tries = 0; ; tries++) {
-      const proc = spawn('redis-server', args(), { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Its own process group: a Ctrl-C meant for the CLI must not take Redis down under it.
+      const proc = spawn('redis-server', args(), { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       let output = '';
       proc.stdout?.on('data', (chunk: Buffer) => {
         output += chunk.toString();

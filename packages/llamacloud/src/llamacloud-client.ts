@@ -73,9 +73,12 @@ export interface ListJobsInput {
  */
 export class LlamaCloudClient {
   private readonly http: Transport;
+  /** The origin this client talks to (caches of remote ids are kept per origin). */
+  readonly baseUrl: string;
 
   constructor(options: LlamaCloudClientOptions) {
     this.http = new Transport(options);
+    this.baseUrl = options.baseUrl;
   }
 
   readonly files = {

@@ -13,6 +13,7 @@ import {
   type StageJob,
 } from './pipeline-context.js';
 import { firstCheckDelay } from './poll-schedule.js';
+import { RemoteCache } from './remote-cache.js';
 import { webhookConfigurations } from './webhook-config.js';
 
 const PARSE_CACHE_SECONDS = 24 * 3600;
@@ -21,8 +22,9 @@ function parseConfig(batch: BatchRecord) {
   return { tier: batch.spec.parse?.tier ?? 'cost_effective', version: batch.spec.parse?.version ?? 'latest' };
 }
 
-const parseCacheKey = (ctx: PipelineContext, file: FileRecord, batch: BatchRecord) =>
-  `${ctx.config.redis.keyPrefix}:cache:parse:${file.sha256}:${createHash('sha256')
+const parseCache = (ctx: PipelineContext) => new RemoteCache(ctx, 'parse', PARSE_CACHE_SECONDS);
+const parseCacheKey = (file: FileRecord, batch: BatchRecord) =>
+  `${file.sha256}:${createHash('sha256')
     .update(JSON.stringify(parseConfig(batch)))
     .digest('hex')
     .slice(0, 16)}`;
@@ -48,7 +50,10 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
   const data = job.data;
   switch (data.step) {
     case 'create': {
-      const cached = await ctx.redis.get(parseCacheKey(ctx, file, batch));
+      const cached = await parseCache(ctx).get(
+        parseCacheKey(file, batch),
+        async (id) => (await ctx.llama.parse.get(id)).job.status === 'COMPLETED',
+      );
       if (cached) return fanOut(ctx, file, batch, cached);
       const parseJobId =
         (job.attemptsStarted > 1 ? await findParse(ctx, file, job.enqueuedAt) : undefined) ??
@@ -100,7 +105,7 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
           code: status === 'CANCELLED' ? 'remote_cancelled' : 'remote_failed',
         });
       }
-      await ctx.redis.set(parseCacheKey(ctx, file, batch), parseJobId, 'EX', PARSE_CACHE_SECONDS);
+      await parseCache(ctx).set(parseCacheKey(file, batch), parseJobId);
       return fanOut(ctx, file, batch, parseJobId);
     }
   }

@@ -2,19 +2,20 @@ import { type BatchRecord, type FileRecord, jobId, type Payload } from '@docpipe
 import { createOrAdopt } from './create-or-adopt.js';
 import { extractJobId } from './file-outcomes.js';
 import { DONE, type Outcome, type PipelineContext, type StageJob } from './pipeline-context.js';
+import { RemoteCache } from './remote-cache.js';
 
 /** How long an uploaded file id is reused for the same bytes (LlamaCloud keeps files longer). */
 const FILE_CACHE_SECONDS = 24 * 3600;
 
-const fileCacheKey = (ctx: PipelineContext, sha256: string) =>
-  `${ctx.config.redis.keyPrefix}:cache:file:${sha256}`;
+const fileCache = (ctx: PipelineContext) => new RemoteCache(ctx, 'file', FILE_CACHE_SECONDS);
 
 /** A batch needs a parse step when it asks for parse options or more than one extraction. */
 export const needsParse = (batch: BatchRecord) =>
   batch.spec.parse !== undefined || batch.spec.extract.length > 1;
 
 /**
- * upload: puts the file's bytes on LlamaCloud once per sha256 (a cached `dfl-…` id is reused),
+ * upload: puts the file's bytes on LlamaCloud once per sha256 (a cached `dfl-…` id is reused
+ * while the upstream still has it),
  * then hands the file to parse, or straight to extract when one schema needs no parse step.
  */
 export async function uploadStage(ctx: PipelineContext, job: StageJob<Payload<'upload'>>): Promise<Outcome> {
@@ -30,7 +31,11 @@ export async function uploadStage(ctx: PipelineContext, job: StageJob<Payload<'u
   if (file.state !== 'queued' && file.state !== 'uploading') return DONE;
   await ctx.state.transition(fileId, 'uploading');
 
-  const remoteFileId = (await ctx.redis.get(fileCacheKey(ctx, file.sha256))) ?? (await uploadOnce(ctx, file));
+  const cached = await fileCache(ctx).get(
+    file.sha256,
+    async (id) => (await ctx.llama.files.get(id)).id === id,
+  );
+  const remoteFileId = cached ?? (await uploadOnce(ctx, file));
   await ctx.state.transition(file.id, needsParse(batch) ? 'parsing' : 'extracting', { remoteFileId });
   await addNextJobs(ctx, { ...file, remoteFileId }, batch);
   return DONE;
@@ -50,7 +55,7 @@ async function uploadOnce(ctx: PipelineContext, file: FileRecord): Promise<strin
     // Files carry their sha256 as external id, so a landed upload can be found again.
     async () => (await ctx.llama.files.list({ externalFileId: file.sha256, pageSize: 1 })).items[0]?.id,
   );
-  await ctx.redis.set(fileCacheKey(ctx, file.sha256), remoteId, 'EX', FILE_CACHE_SECONDS);
+  await fileCache(ctx).set(file.sha256, remoteId);
   ctx.log.debug({ batchId: file.batchId, fileId: file.id, remoteFileId: remoteId }, 'uploaded');
   return remoteId;
 }

@@ -24,7 +24,9 @@ export class ParsePool {
       minThreads: 1,
       maxThreads: threads,
       idleTimeout: 30_000,
-      ...(fromSource ? { execArgv: ['--import', 'tsx', '--conditions=@docpipe/source'] } : {}),
+      ...(fromSource
+        ? { execArgv: ['--import', import.meta.resolve('tsx'), '--conditions=@docpipe/source'] }
+        : {}),
     });
   }
 
