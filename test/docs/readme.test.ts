@@ -8,8 +8,10 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 describe('README', () => {
   it('starts with the install-and-run and the test command', () => {
     const firstBlock = readme.split('```')[1] ?? '';
-    expect(firstBlock).toContain('npm ci && npm start');
+    expect(firstBlock).toContain('npm install && npm start');
     expect(firstBlock).toContain('npm test');
+    const scripts = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts;
+    expect(scripts.start).toMatch(/docpipe\.js run examples\/documents/);
   });
 
   it('documents every setting exactly as the config schema defines it', () => {

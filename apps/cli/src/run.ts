@@ -42,7 +42,12 @@ export interface RunOptions {
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, someFailed: 1, usage: 2, environment: 3, interrupted: 130 } as const;
 
-const WORKER_MAIN = new URL('../../worker/src/main.ts', import.meta.url).pathname;
+/** From TypeScript sources (npm start) the worker process runs under tsx; built code runs as is. */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_MAIN = new URL(
+  FROM_SOURCE ? '../../worker/src/main.ts' : '../../worker/dist/main.js',
+  import.meta.url,
+).pathname;
 
 /**
  * `docpipe run`: the embedded default. Everything a run needs starts in this process — Redis
@@ -222,8 +227,10 @@ export async function runCommand(
 
 function spawnWorker(env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const tsx = import.meta.resolve('tsx');
-  const child = spawn(process.execPath, ['--conditions=@docpipe/source', '--import', tsx, WORKER_MAIN], {
+  const args = FROM_SOURCE
+    ? ['--conditions=@docpipe/source', '--import', import.meta.resolve('tsx'), WORKER_MAIN]
+    : [WORKER_MAIN];
+  const child = spawn(process.execPath, args, {
     env: { ...env, LOG_PRETTY: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
