@@ -50,7 +50,10 @@ const filesQuery = z
 
 const batchesQuery = z
   .object({
-    cursor: z.string().regex(/^\d+$/, 'use the next_cursor of the previous page').optional(),
+    cursor: z
+      .string()
+      .regex(/^\d+\|bat_\w+$/, 'use the next_cursor of the previous page')
+      .optional(),
     limit: z.coerce.number().int().min(1).max(500).optional(),
   })
   .strict();

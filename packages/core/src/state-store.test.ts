@@ -203,4 +203,22 @@ describe('StateStore', () => {
     expect(all.items).toHaveLength(25);
     expect(all.nextCursor).toBeUndefined();
   });
+
+  it('lists batches newest first, without skipping batches created in the same millisecond', async () => {
+    const store = freshStore();
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) ids.push((await store.createBatch({ spec, files: files(1) })).batch.id);
+    // Five of them in one millisecond, as a busy producer can do.
+    for (const id of ids.slice(1, 6)) await redis.zadd(store.keys.batches(), 1_000_000, id);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listBatches({ limit: 2, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((b) => b.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen)).toEqual(new Set(ids));
+    expect(seen[0]).toBe(ids[6]);
+  });
 });

@@ -303,6 +303,7 @@ export class StateStore {
     options: { state?: FileState; cursor?: string; limit?: number } = {},
   ): Promise<Page<FileRecord>> {
     const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+    // Ordinals are unique within a batch, so the last one seen is an exact cursor.
     const after = options.cursor === undefined ? '-inf' : `(${Number.parseInt(options.cursor, 10)}`;
     const entries = await this.redis.zrangebyscore(
       this.keys.batchFiles(batchId, options.state),
@@ -313,51 +314,50 @@ export class StateStore {
       0,
       limit + 1,
     );
-    const ids: string[] = [];
-    const scores: string[] = [];
-    for (let i = 0; i < entries.length; i += 2) {
-      ids.push(entries[i]!);
-      scores.push(entries[i + 1]!);
-    }
-    const pageIds = ids.slice(0, limit);
-    const pipeline = this.redis.pipeline();
-    for (const id of pageIds) pipeline.hgetall(this.keys.file(id));
-    const hashes = (await pipeline.exec()) ?? [];
-    const items = hashes.flatMap(([error, hash]) => {
-      if (error) throw error;
-      const fields = hash as Record<string, string>;
-      return fields.id ? [fileFromHash(fields)] : [];
-    });
-    return { items, nextCursor: ids.length > limit ? scores[limit - 1] : undefined };
+    const page = pairs(entries);
+    const items = await this.readHashes(
+      page.slice(0, limit).map(([id]) => this.keys.file(id)),
+      fileFromHash,
+    );
+    return { items, nextCursor: page.length > limit ? page[limit - 1]![1] : undefined };
   }
 
-  /** Batches, newest first; `cursor` is the creation time to continue below. */
+  /**
+   * Batches, newest first. The cursor is `<created ms>|<id>` of the last batch seen: batches
+   * created in the same millisecond are told apart by id, so none is skipped.
+   */
   async listBatches(options: { cursor?: string; limit?: number } = {}): Promise<Page<BatchRecord>> {
     const limit = Math.min(Math.max(options.limit ?? 50, 1), 500);
-    const below = options.cursor === undefined ? '+inf' : `(${Number.parseInt(options.cursor, 10)}`;
+    const [score, lastId] = options.cursor === undefined ? [] : options.cursor.split('|');
     const entries = await this.redis.zrevrangebyscore(
       this.keys.batches(),
-      below,
+      score === undefined ? '+inf' : Number.parseInt(score, 10),
       '-inf',
       'WITHSCORES',
       'LIMIT',
       0,
-      limit + 1,
+      limit + 65,
     );
-    const ids: string[] = [];
-    const scores: string[] = [];
-    for (let i = 0; i < entries.length; i += 2) {
-      ids.push(entries[i]!);
-      scores.push(entries[i + 1]!);
-    }
+    // Same-score members come in reverse lexicographic order: skip those at or above the cursor.
+    const page = pairs(entries)
+      .filter(([id, s]) => score === undefined || s !== score || id < lastId!)
+      .slice(0, limit + 1);
+    const items = await this.readHashes(
+      page.slice(0, limit).map(([id]) => this.keys.batch(id)),
+      batchFromHash,
+    );
+    const last = page[limit - 1];
+    return { items, nextCursor: page.length > limit && last ? `${last[1]}|${last[0]}` : undefined };
+  }
+
+  private async readHashes<T>(keys: string[], fromHash: (hash: Record<string, string>) => T): Promise<T[]> {
     const pipeline = this.redis.pipeline();
-    for (const id of ids.slice(0, limit)) pipeline.hgetall(this.keys.batch(id));
-    const items = ((await pipeline.exec()) ?? []).flatMap(([error, hash]) => {
+    for (const key of keys) pipeline.hgetall(key);
+    return ((await pipeline.exec()) ?? []).flatMap(([error, hash]) => {
       if (error) throw error;
       const fields = hash as Record<string, string>;
-      return fields.id ? [batchFromHash(fields)] : [];
+      return fields.id ? [fromHash(fields)] : [];
     });
-    return { items, nextCursor: ids.length > limit ? scores[limit - 1] : undefined };
   }
 
   /** Marks a batch as being cancelled: once every file is terminal its status is `cancelled`. */
@@ -413,6 +413,13 @@ export class StateStore {
     } while (cursor !== undefined);
     return { batch, files };
   }
+}
+
+/** `[member, score, member, score …]` (WITHSCORES) as pairs. */
+function pairs(entries: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < entries.length; i += 2) out.push([entries[i]!, entries[i + 1]!]);
+  return out;
 }
 
 function transitionArgs(fields: TransitionFields): string[] {
