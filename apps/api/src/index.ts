@@ -11,10 +11,11 @@ import {
   LocalResultStore,
   type Logger,
   Metrics,
+  RequestLimiter,
   StateStore,
   upstreamOf,
 } from '@docpipe/core';
-import { LlamaCloudClient } from '@docpipe/llamacloud';
+import { clientFromConfig } from '@docpipe/llamacloud';
 import { buildApp } from './app.js';
 
 export interface ApiOptions {
@@ -36,11 +37,10 @@ export async function start(config: Config, options: ApiOptions = {}): Promise<R
     options.logger ?? createLogger({ name: 'api', level: config.logLevel, pretty: config.logPretty });
   const redis = await connectRedis(config.redis.url, { role: 'producer', name: 'docpipe-api' });
   const upstream = options.upstream ?? upstreamOf(config);
-  const llama = new LlamaCloudClient({
-    baseUrl: upstream.baseUrl,
-    apiKey: upstream.apiKey,
-    projectId: config.llamaCloud.projectId,
+  // The API sends only cancels; they count against the fleet's request budget like any other.
+  const llama = clientFromConfig(config, upstream, {
     connections: 4,
+    limiter: new RequestLimiter(redis, config.redis.keyPrefix, config.limits),
   });
   const queues = createQueues(redis, config);
   const inflight = new InflightRegistry(redis, config.redis.keyPrefix);

@@ -16,10 +16,11 @@ import {
   type Logger,
   Metrics,
   type QueueName,
+  RequestLimiter,
   StateStore,
   upstreamOf,
 } from '@docpipe/core';
-import { LlamaCloudClient } from '@docpipe/llamacloud';
+import { clientFromConfig } from '@docpipe/llamacloud';
 import { type PipelineContext, pollTick, STAGES, type WorkStage } from '@docpipe/pipeline';
 import { Worker } from 'bullmq';
 import { startMetricsServer } from './metrics-server.js';
@@ -58,15 +59,9 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
   const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const metrics = new Metrics();
   const liveness = new Liveness(redis, config.redis.keyPrefix, { workerId, stages });
-  const llama = new LlamaCloudClient({
+  const llama = clientFromConfig(config, upstream, {
     onRequest: (event) => metrics.recordRequest(event),
-    baseUrl: upstream.baseUrl,
-    apiKey: upstream.apiKey,
-    projectId: config.llamaCloud.projectId,
-    connections: config.llamaCloud.connections,
-    connectTimeoutMs: config.llamaCloud.connectTimeoutMs,
-    headersTimeoutMs: config.llamaCloud.headersTimeoutMs,
-    bodyTimeoutMs: config.llamaCloud.bodyTimeoutMs,
+    limiter: new RequestLimiter(redis, config.redis.keyPrefix, config.limits),
   });
   const queues = createQueues(redis, config);
   const ctx: PipelineContext = {
@@ -90,6 +85,9 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
     stalledInterval: config.stages.workerLockMs,
     // A job interrupted by crashes this often is failed rather than retried forever.
     maxStalledCount: 5,
+    // Request rates are kept by the shared RequestLimiter; BullMQ's limiter is set only so that
+    // a 429 can pause a queue (`queue.rateLimit` applies to workers that have one).
+    limiter: { max: 1_000_000, duration: 1000 },
   };
   let closing = false;
   const metricsServer = await startMetricsServer(

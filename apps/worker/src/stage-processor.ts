@@ -1,6 +1,13 @@
-import { errorMessage, isTransient, type Liveness, type Payload, parsePayload } from '@docpipe/core';
+import {
+  errorMessage,
+  isTransient,
+  type Liveness,
+  type Payload,
+  parsePayload,
+  RateLimitedError,
+} from '@docpipe/core';
 import type { PipelineContext, StageDefinition, StageJob, WorkStage } from '@docpipe/pipeline';
-import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 
 /** The job name of the heartbeat scheduled on every queue (see Liveness). */
 export const HEARTBEAT_JOB = 'heartbeat';
@@ -38,6 +45,17 @@ export function stageProcessor<Q extends WorkStage>(
     try {
       outcome = await definition.process(ctx, stageJob);
     } catch (error) {
+      // A 429: the whole queue waits out Retry-After (every process; no attempt spent), until
+      // the stage deadline — then it counts as an ordinary transient failure.
+      const deadline =
+        job.timestamp +
+        (ctx.config.stages.deadlineMs[stage as keyof typeof ctx.config.stages.deadlineMs] ?? 0);
+      if (error instanceof RateLimitedError && Date.now() + error.retryAfterMs < deadline) {
+        log.info({ retryAfterMs: error.retryAfterMs }, 'rate limited by LlamaCloud; pausing the queue');
+        timer({ outcome: 'rate_limited' });
+        await ctx.queues[stage].rateLimit(error.retryAfterMs);
+        throw Worker.RateLimitError();
+      }
       const permanent = !isTransient(error);
       const last = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ err: error, attempt: job.attemptsMade + 1, permanent, last }, 'stage job failed');

@@ -1,3 +1,4 @@
+import type { Config } from '@docpipe/core';
 import { FormData } from 'undici';
 import {
   type ExtractConfiguration,
@@ -329,4 +330,25 @@ function listQuery(input: ListJobsInput) {
     created_at_on_or_after: input.createdAtOnOrAfter,
     created_at_on_or_before: input.createdAtOnOrBefore,
   };
+}
+
+/**
+ * The client a docpipe process uses: the configured (or given) upstream, timeouts and pool size
+ * from config, and optionally the fleet's request budget and a metrics hook.
+ */
+export function clientFromConfig(
+  config: Config,
+  upstream: { baseUrl: string; apiKey: string },
+  extra: Pick<LlamaCloudClientOptions, 'limiter' | 'onRequest' | 'connections'> = {},
+): LlamaCloudClient {
+  return new LlamaCloudClient({
+    baseUrl: upstream.baseUrl,
+    apiKey: upstream.apiKey,
+    projectId: config.llamaCloud.projectId,
+    connections: config.llamaCloud.connections,
+    connectTimeoutMs: config.llamaCloud.connectTimeoutMs,
+    headersTimeoutMs: config.llamaCloud.headersTimeoutMs,
+    bodyTimeoutMs: config.llamaCloud.bodyTimeoutMs,
+    ...extra,
+  });
 }

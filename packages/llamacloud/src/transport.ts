@@ -1,4 +1,4 @@
-import { AmbiguousCreateError, ContractError } from '@docpipe/core';
+import { AmbiguousCreateError, ContractError, type EndpointClass, endpointOf } from '@docpipe/core';
 import { type FormData, Pool } from 'undici';
 import type { z } from 'zod';
 import {
@@ -32,6 +32,14 @@ export interface TransportOptions {
   retry?: Partial<RetryPolicy>;
   /** Called once per HTTP exchange (each retry counts), for metrics. */
   onRequest?: (event: RequestEvent) => void;
+  /**
+   * The fleet's shared request budget: every exchange waits for a slot of its endpoint class,
+   * and a 429 closes that class for its Retry-After, for every process.
+   */
+  limiter?: {
+    acquire(endpoint: EndpointClass): Promise<unknown>;
+    penalize(endpoint: EndpointClass, retryAfterMs: number): Promise<void>;
+  };
 }
 
 export interface RequestEvent {
@@ -147,7 +155,9 @@ export class Transport {
       ...spec.query,
     };
     const path = `${this.basePath}${spec.path}${encodeQuery(query)}`;
+    const endpoint = endpointOf(spec.method, spec.route);
     for (let attempt = 0; ; attempt++) {
+      await this.options.limiter?.acquire(endpoint);
       const info: UpstreamRequestInfo = { method: spec.method, path: spec.path };
       const started = performance.now();
       let status = 0;
@@ -182,6 +192,8 @@ export class Transport {
         const wait = retryAfterMs(response.headers);
         const error = errorForStatus(info as UpstreamRequestInfo & { status: number }, wait);
         this.report(spec, status, started);
+        if (error instanceof UpstreamRateLimitedError)
+          await this.options.limiter?.penalize(endpoint, error.retryAfterMs);
         const retryable = statusIsRetryable(status, header(response.headers, 'x-should-retry'));
         if (!retryable || attempt >= maxRetries) throw error;
         if (error instanceof UpstreamRateLimitedError && error.retryAfterMs > this.retry.maxRetryAfterMs)
