@@ -5,6 +5,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import {
   type Config,
   FILE_STATES,
+  type InflightCap,
   type InflightRegistry,
   type Liveness,
   type LocalBlobStore,
@@ -36,6 +37,7 @@ export interface AppDeps {
   results: ResultStore;
   llama: LlamaCloudClient;
   inflight: InflightRegistry;
+  cap: InflightCap;
   liveness: Liveness;
   metrics: Metrics;
 }

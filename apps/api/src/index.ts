@@ -6,6 +6,7 @@ import {
   createLogger,
   createQueues,
   InflightRegistry,
+  inflightCapFor,
   Liveness,
   LocalBlobStore,
   LocalResultStore,
@@ -56,6 +57,7 @@ export async function start(config: Config, options: ApiOptions = {}): Promise<R
     results: new LocalResultStore(config.storage.resultDir),
     llama,
     inflight,
+    cap: inflightCapFor(redis, config),
     liveness: new Liveness(redis, config.redis.keyPrefix),
     metrics,
   });

@@ -10,6 +10,7 @@ import {
   createQueues,
   errorMessage,
   InflightRegistry,
+  inflightCapFor,
   Liveness,
   LocalBlobStore,
   LocalResultStore,
@@ -74,9 +75,10 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
     results: new LocalResultStore(config.storage.resultDir),
     llama,
     inflight: new InflightRegistry(redis, config.redis.keyPrefix),
+    cap: inflightCapFor(redis, config),
     metrics,
   };
-  metrics.observeQueues(queues, ctx.inflight);
+  metrics.observeQueues(queues, ctx.inflight, ctx.cap);
 
   const common = {
     connection: redis,

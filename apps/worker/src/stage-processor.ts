@@ -51,6 +51,7 @@ export function stageProcessor<Q extends WorkStage>(
         job.timestamp +
         (ctx.config.stages.deadlineMs[stage as keyof typeof ctx.config.stages.deadlineMs] ?? 0);
       if (error instanceof RateLimitedError && Date.now() + error.retryAfterMs < deadline) {
+        await ctx.cap.throttled();
         log.info({ retryAfterMs: error.retryAfterMs }, 'rate limited by LlamaCloud; pausing the queue');
         timer({ outcome: 'rate_limited' });
         await ctx.queues[stage].rateLimit(error.retryAfterMs);
@@ -59,7 +60,7 @@ export function stageProcessor<Q extends WorkStage>(
       const permanent = !isTransient(error);
       const last = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       log.warn({ err: error, attempt: job.attemptsMade + 1, permanent, last }, 'stage job failed');
-      if (last) await definition.onFailed(ctx, stageJob.data, error, job.attemptsMade + 1);
+      if (last) await definition.onFailed(ctx, stageJob.data, error, job.attemptsMade + 1, job.id!);
       timer({ outcome: last ? 'failed' : 'retry' });
       if (permanent) throw new UnrecoverableError(errorMessage(error));
       throw error;

@@ -4,6 +4,7 @@ export * from './create-batch.js';
 export * from './errors.js';
 export * from './free-port.js';
 export * from './ids.js';
+export * from './inflight-cap.js';
 export * from './inflight-registry.js';
 export * from './job-catalog.js';
 export * from './liveness.js';

@@ -30,6 +30,8 @@ export const parsePayloadSchema = z.object({
   round,
   remoteFileId: remoteId,
   step: step.default('create'),
+  /** Set just before the create request: a rerun looks for the remote job before creating. */
+  createAttempted: z.boolean().optional(),
   parseJobId: remoteId.optional(),
   /** Epoch ms after which the stage gives up on the remote job. */
   deadlineAt: z.number().int().optional(),
@@ -44,6 +46,7 @@ export const extractPayloadSchema = z.object({
   /** `dfl-…` file id or `pjb-…` parse job id. */
   fileInput: remoteId,
   step: step.default('create'),
+  createAttempted: z.boolean().optional(),
   extractJobId: remoteId.optional(),
   deadlineAt: z.number().int().optional(),
 });

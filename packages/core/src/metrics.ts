@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { InflightCap } from './inflight-cap.js';
 import type { InflightRegistry, RemoteKind } from './inflight-registry.js';
 import type { QueueName } from './job-catalog.js';
 import type { Queues } from './queues.js';
@@ -56,7 +57,21 @@ export class Metrics {
   }
 
   /** Reports queue depths and in-flight remote jobs, read from Redis on every scrape. */
-  observeQueues(queues: Queues, inflight: InflightRegistry): void {
+  observeQueues(queues: Queues, inflight: InflightRegistry, cap?: InflightCap): void {
+    if (cap) {
+      new Gauge({
+        name: 'docpipe_inflight_cap',
+        help: 'The adaptive cap on remote jobs in flight, slots held and stage jobs waiting for one.',
+        labelNames: ['value'] as const,
+        registers: [this.registry],
+        async collect() {
+          const state = await cap.state();
+          this.set({ value: 'cap' }, state.cap);
+          this.set({ value: 'held' }, state.held);
+          this.set({ value: 'waiting' }, state.waiting);
+        },
+      });
+    }
     new Gauge({
       name: 'docpipe_queue_jobs',
       help: 'Jobs per docpipe queue and BullMQ state.',

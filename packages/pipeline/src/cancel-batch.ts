@@ -2,8 +2,9 @@ import { type FileRecord, type FileState, jobId } from '@docpipe/core';
 import type { Job } from 'bullmq';
 import { extractJobId } from './file-outcomes.js';
 import type { PipelineContext } from './pipeline-context.js';
+import { giveSlot } from './remote-slots.js';
 
-export type CancelDeps = Pick<PipelineContext, 'log' | 'state' | 'queues' | 'llama' | 'inflight'>;
+export type CancelDeps = Pick<PipelineContext, 'log' | 'state' | 'queues' | 'llama' | 'inflight' | 'cap'>;
 
 export interface CancelReport {
   /** Files moved to `cancelled`. */
@@ -59,6 +60,7 @@ async function stopWork(deps: CancelDeps, file: FileRecord, tasks: string[]): Pr
     const extractId = job.data?.extractJobId as string | undefined;
     // A running job holds a lock and cannot be removed; it stops at its next step.
     await job.remove().catch(() => undefined);
+    if (job.queueName !== 'upload') await giveSlot(deps, job.id!, 'none');
     try {
       if (job.queueName === 'parse' && parseJobId && job.data.step === 'wait') {
         await deps.inflight.remove('parse', parseJobId);

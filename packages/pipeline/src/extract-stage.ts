@@ -25,6 +25,7 @@ import {
   type StageJob,
 } from './pipeline-context.js';
 import { firstCheckDelay } from './poll-schedule.js';
+import { giveSlot, takeSlot } from './remote-slots.js';
 import { validateResult } from './result-validation.js';
 import { webhookConfigurations } from './webhook-config.js';
 
@@ -65,11 +66,14 @@ export async function extractStage(
     case 'create': {
       // Never run a finished extraction twice (a job re-added after a crash or a retry).
       if (await isTaskFinished(ctx.redis, ctx.config.redis.keyPrefix, file.id, data.task)) return DONE;
-      const extractJobId =
-        (job.attemptsStarted > 1
-          ? await findExtract(ctx, data.fileInput, spec, job.enqueuedAt)
-          : undefined) ?? (await createExtract(ctx, data.fileInput, spec));
       const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.extract;
+      const noSlot = await takeSlot(ctx, 'extract', job.id, deadlineAt);
+      if (noSlot) return noSlot;
+      // A rerun of a create that may have reached LlamaCloud looks the job up first.
+      if (!data.createAttempted) await job.update({ ...data, createAttempted: true });
+      const extractJobId =
+        (data.createAttempted ? await findExtract(ctx, data.fileInput, spec, job.enqueuedAt) : undefined) ??
+        (await createExtract(ctx, data.fileInput, spec));
       await job.update({ ...data, step: 'wait', extractJobId, deadlineAt });
       const firstCheckMs = firstCheckDelay(ctx.config, spec.tier);
       return parkOnRemote(ctx, 'extract', { id: extractJobId, firstCheckMs }, job.id, deadlineAt);
@@ -92,10 +96,12 @@ export async function extractStage(
         return extractStage(ctx, { ...job, data: restart });
       }
       if (!isTerminalStatus(remote.status)) {
+        if (remote.status === 'THROTTLED') await ctx.cap.throttled();
         if (Date.now() < (data.deadlineAt ?? 0)) {
           return parkOnRemote(ctx, 'extract', recheck(ctx, extractJobId), job.id, data.deadlineAt!);
         }
         await ctx.inflight.remove('extract', extractJobId);
+        await giveSlot(ctx, job.id, 'none');
         await failTask(
           ctx,
           file,
@@ -112,6 +118,7 @@ export async function extractStage(
         return DONE;
       }
       await ctx.inflight.remove('extract', extractJobId);
+      await giveSlot(ctx, job.id, remote.status === 'COMPLETED' ? 'up' : 'none');
       if (remote.status !== 'COMPLETED') {
         throw new PermanentError(
           `extract job ${extractJobId} ${remote.status}: ${remote.error_message ?? 'no reason given'}`,

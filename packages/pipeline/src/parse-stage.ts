@@ -14,6 +14,7 @@ import {
 } from './pipeline-context.js';
 import { firstCheckDelay } from './poll-schedule.js';
 import { RemoteCache } from './remote-cache.js';
+import { giveSlot, takeSlot } from './remote-slots.js';
 import { webhookConfigurations } from './webhook-config.js';
 
 const PARSE_CACHE_SECONDS = 24 * 3600;
@@ -55,10 +56,14 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
         async (id) => (await ctx.llama.parse.get(id)).job.status === 'COMPLETED',
       );
       if (cached) return fanOut(ctx, file, batch, cached);
-      const parseJobId =
-        (job.attemptsStarted > 1 ? await findParse(ctx, file, job.enqueuedAt) : undefined) ??
-        (await createParse(ctx, file, data.remoteFileId));
       const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.parse;
+      const noSlot = await takeSlot(ctx, 'parse', job.id, deadlineAt);
+      if (noSlot) return noSlot;
+      // A rerun of a create that may have reached LlamaCloud looks the job up first.
+      if (!data.createAttempted) await job.update({ ...data, createAttempted: true });
+      const parseJobId =
+        (data.createAttempted ? await findParse(ctx, file, job.enqueuedAt) : undefined) ??
+        (await createParse(ctx, file, data.remoteFileId));
       await job.update({ ...data, step: 'wait', parseJobId, deadlineAt });
       const firstCheckMs = firstCheckDelay(ctx.config, parseConfig(batch).tier);
       return parkOnRemote(ctx, 'parse', { id: parseJobId, firstCheckMs }, job.id, deadlineAt);
@@ -85,6 +90,7 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
         if (Date.now() < (data.deadlineAt ?? 0))
           return parkOnRemote(ctx, 'parse', recheck(ctx, parseJobId), job.id, data.deadlineAt!);
         await ctx.inflight.remove('parse', parseJobId);
+        await giveSlot(ctx, job.id, 'none');
         await failFile(
           ctx,
           file,
@@ -100,6 +106,7 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
         return DONE;
       }
       await ctx.inflight.remove('parse', parseJobId);
+      await giveSlot(ctx, job.id, status === 'COMPLETED' ? 'up' : 'none');
       if (status !== 'COMPLETED') {
         throw new PermanentError(`parse job ${parseJobId} ${status}: ${errorMessage ?? 'no reason given'}`, {
           code: status === 'CANCELLED' ? 'remote_cancelled' : 'remote_failed',

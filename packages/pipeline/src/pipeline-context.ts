@@ -1,6 +1,7 @@
 import type {
   BlobStore,
   Config,
+  InflightCap,
   InflightRegistry,
   Logger,
   Metrics,
@@ -23,6 +24,8 @@ export interface PipelineContext {
   results: ResultStore;
   llama: LlamaCloudClient;
   inflight: InflightRegistry;
+  /** The adaptive global cap on remote jobs in flight. */
+  cap: InflightCap;
   metrics: Metrics;
 }
 

@@ -39,6 +39,8 @@ export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<
       report.requests++;
       report.checked += ids.length;
       const status = new Map(page.items.map((item) => [item.id, item.status]));
+      // Jobs waiting for upstream capacity: fewer remote jobs in flight (AIMD decrease).
+      if (page.items.some((item) => item.status === 'THROTTLED')) await ctx.cap.throttled();
       const wake = chunk.filter((entry) => {
         const remoteStatus = status.get(entry.remoteId);
         return remoteStatus === undefined || isTerminalStatus(remoteStatus);

@@ -4,6 +4,7 @@ import { failFile, fileErrorOf } from './file-outcomes.js';
 import { notifyStage } from './notify-stage.js';
 import { parseStage } from './parse-stage.js';
 import type { Outcome, PipelineContext, StageJob } from './pipeline-context.js';
+import { giveSlot } from './remote-slots.js';
 import { uploadStage } from './upload-stage.js';
 
 export type WorkStage = Exclude<QueueName, 'poll'>;
@@ -11,7 +12,13 @@ export type WorkStage = Exclude<QueueName, 'poll'>;
 export interface StageDefinition<Q extends WorkStage> {
   process(ctx: PipelineContext, job: StageJob<Payload<Q>>): Promise<Outcome>;
   /** Called once when the job fails for good (permanent error, or attempts used up). */
-  onFailed(ctx: PipelineContext, payload: Payload<Q>, error: unknown, attempts: number): Promise<void>;
+  onFailed(
+    ctx: PipelineContext,
+    payload: Payload<Q>,
+    error: unknown,
+    attempts: number,
+    jobId: string,
+  ): Promise<void>;
 }
 
 async function failWholeFile(
@@ -36,15 +43,17 @@ export const STAGES: { [Q in WorkStage]: StageDefinition<Q> } = {
   },
   parse: {
     process: parseStage,
-    onFailed: async (ctx, payload, error, attempts) => {
+    onFailed: async (ctx, payload, error, attempts, jobId) => {
       if (payload.parseJobId) await ctx.inflight.remove('parse', payload.parseJobId);
+      await giveSlot(ctx, jobId, 'none');
       await failWholeFile(ctx, 'parse', payload, error, attempts, payload.parseJobId);
     },
   },
   extract: {
     process: extractStage,
-    onFailed: async (ctx, payload, error, attempts) => {
+    onFailed: async (ctx, payload, error, attempts, jobId) => {
       if (payload.extractJobId) await ctx.inflight.remove('extract', payload.extractJobId);
+      await giveSlot(ctx, jobId, 'none');
       const file = await ctx.state.getFile(payload.fileId);
       if (file.state !== 'extracting' || file.round !== payload.round) return;
       const batch = await ctx.state.getBatch(file.batchId);
