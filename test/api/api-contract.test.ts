@@ -149,6 +149,12 @@ describe('POST /v1/batches rejects bad input with a clear error and creates noth
     ],
     ['a relative path', () => ({ files: [{ path: '../x.pdf' }], extract }), 400, /absolute path/],
     [
+      'a priority out of range',
+      () => ({ ...good, priority: 0 }),
+      400,
+      /priority: use 1 \(most urgent\) to 10/,
+    ],
+    [
       'a budget',
       () => ({ ...good, budget_credits: 10 }),
       422,

@@ -135,6 +135,41 @@ describe('the pipeline under pressure', () => {
     );
   }, 180_000);
 
+  it('lets a small urgent batch overtake a large one', async () => {
+    const doneBefore: Record<string, number> = {};
+    for (const [label, largePriority, smallPriority] of [
+      ['priorities 9 and 1', 9, 1],
+      ['same priority', 5, 5],
+    ] as const) {
+      // Few slots and few upload workers, so the queues hold a backlog that priority reorders.
+      stack = await startStack({
+        sim: { timeScale: 0.01, latency: COOKBOOK_LATENCY },
+        env: {
+          TIME_SCALE: '0.01',
+          INFLIGHT_INITIAL: '3',
+          INFLIGHT_MIN: '3',
+          INFLIGHT_MAX: '3',
+          UPLOAD_CONCURRENCY: '2',
+        },
+      });
+      await spawnWorkers(stack, 2);
+      const large = await stack.enqueue(mixedDocuments(60), oneSchema, { priority: largePriority });
+      await new Promise((r) => setTimeout(r, 300));
+      const urgentDocs = mixedDocuments(3).map((d) => ({ ...d, name: `urgent-${d.name}` }));
+      const small = await stack.enqueue(urgentDocs, oneSchema, { priority: smallPriority });
+      expect((await stack.waitForBatch(small.batch.id, 60_000)).status).toBe('completed');
+      doneBefore[label] = (await stack.state.getBatch(large.batch.id)).counters.byState.completed;
+      expect((await stack.waitForBatch(large.batch.id, 60_000)).status).toBe('completed');
+      await stack.stop();
+      stack = undefined;
+    }
+    expect(doneBefore['priorities 9 and 1']).toBeLessThan(doneBefore['same priority']!);
+    console.info(
+      `priority: a batch of 3 enqueued 0.3 s after a batch of 60 finished when ${doneBefore['priorities 9 and 1']} of the 60 were done ` +
+        `(priorities 9 and 1), against ${doneBefore['same priority']} with the same priority`,
+    );
+  }, 120_000);
+
   it('survives a Redis restart (AOF) mid-batch: workers reconnect and finish every file once', async () => {
     stack = await startStack({
       sim: { timeScale: 0.02, latency: COOKBOOK_LATENCY },

@@ -75,7 +75,7 @@ export async function startStack(options: StackOptions = {}) {
     async enqueue(
       documents: { name: string; bytes: Buffer }[],
       spec: BatchSpec,
-      extra: { callbackUrl?: string } = {},
+      extra: { callbackUrl?: string; priority?: number } = {},
     ) {
       const files: NewFile[] = [];
       for (const doc of documents) {

@@ -10,6 +10,7 @@ import {
   createBatch,
   type LocalBlobStore,
   type NewFile,
+  prioritySchema,
   type Queues,
   type StagedBlob,
   type StateStore,
@@ -48,7 +49,7 @@ const options = {
   extract: z.unknown(),
   callback_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   budget_credits: z.number().positive().optional(),
-  priority: z.number().int().optional(),
+  priority: prioritySchema.optional(),
   idempotency_key: z.string().min(1).max(200).optional(),
 };
 
@@ -77,16 +78,10 @@ function batchOptions(input: BatchOptions): {
   spec: BatchSpec;
   extra: Parameters<typeof createBatch>[1] extends infer I ? Omit<I & object, 'spec' | 'files'> : never;
 } {
-  if (input.budget_credits !== undefined || input.priority !== undefined) {
-    const field = input.budget_credits !== undefined ? 'budget_credits' : 'priority';
-    throw new ApiError(
-      422,
-      'not_supported',
-      `${field} is not supported yet (budgets and priorities are issue 6)`,
-      {
-        field,
-      },
-    );
+  if (input.budget_credits !== undefined) {
+    throw new ApiError(422, 'not_supported', 'budget_credits is not supported yet (budgets are issue 6)', {
+      field: 'budget_credits',
+    });
   }
   const spec = parseOr400(batchSpecSchema, { parse: input.parse, extract: input.extract });
   const fields = spec.extract.flatMap((extraction, i) =>
@@ -109,6 +104,7 @@ function batchOptions(input: BatchOptions): {
     extra: {
       ...(input.callback_url ? { callbackUrl: input.callback_url } : {}),
       ...(input.idempotency_key ? { idempotencyKey: input.idempotency_key } : {}),
+      ...(input.priority !== undefined ? { priority: input.priority } : {}),
     },
   };
 }

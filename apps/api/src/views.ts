@@ -26,6 +26,7 @@ export function batchView(batch: BatchRecord, now = Date.now()) {
     eta_seconds: eta,
     credits_used: batch.creditsUsed,
     sequence: batch.sequence,
+    priority: batch.priority,
     cancel_requested: batch.cancelRequested ?? false,
     callback_url: batch.callbackUrl ?? null,
     idempotency_key: batch.idempotencyKey ?? null,

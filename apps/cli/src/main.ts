@@ -11,6 +11,12 @@ import { collectDocuments, loadSchemas, UsageError } from './inputs.js';
 import { EXIT, runCommand } from './run.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+const priorityArg = (value: string) => {
+  const n = Number.parseInt(value, 10);
+  if (!Number.isInteger(n) || n < 1 || n > 10)
+    throw new InvalidArgumentError('give a number from 1 (most urgent) to 10');
+  return n;
+};
 const count = (value: string) => {
   const n = Number.parseInt(value, 10);
   if (!Number.isInteger(n) || n < 0 || n > 64) throw new InvalidArgumentError('give a number from 0 to 64');
@@ -50,6 +56,7 @@ program
     ]),
   )
   .option('-o, --out <dir>', 'where results go: <dir>/<batch>/', 'out')
+  .option('-p, --priority <n>', 'batch priority, 1 (most urgent) to 10', priorityArg, 5)
   .option('-w, --workers <n>', 'worker processes (0: workers in this process)', count, 0)
   .addHelpText(
     'after',
@@ -69,6 +76,7 @@ Example: docpipe run examples/documents --schema examples/schemas/invoice.json`,
         parseTier: options.parseTier,
         out: options.out,
         workers: options.workers,
+        priority: options.priority,
       },
       { out: process.stdout, err: process.stderr, env: process.env },
     );

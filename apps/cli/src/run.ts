@@ -37,6 +37,7 @@ export interface RunOptions {
   parseTier?: ParseSpec['tier'];
   out: string;
   workers: number;
+  priority?: number;
 }
 
 /** Exit codes scripts can rely on. */
@@ -179,7 +180,7 @@ export async function runCommand(
       .slice(0, 32);
     const { batch, created } = await createBatch(
       { state, queues },
-      { spec, files, idempotencyKey: `cli-${key}` },
+      { spec, files, idempotencyKey: `cli-${key}`, priority: options.priority ?? 5 },
     );
     say(
       `${created ? 'batch' : 'resuming batch'} ${batch.id}: ${files.length} documents, ${extract.length} schema${extract.length === 1 ? '' : 's'} (${extract.map((e) => e.name).join(', ')})`,

@@ -30,6 +30,8 @@ export interface EnqueueInput {
   callbackUrl?: string;
   /** The same key returns the same batch instead of creating another. */
   idempotencyKey?: string;
+  /** 1 (most urgent) … 10, default 5: a small urgent batch overtakes a large one. */
+  priority?: number;
 }
 
 export type FileState =
@@ -53,6 +55,7 @@ export interface Batch {
   eta_seconds: number | null;
   credits_used: number;
   sequence: number;
+  priority: number;
   cancel_requested: boolean;
   callback_url: string | null;
   idempotency_key: string | null;
@@ -171,6 +174,7 @@ export class DocpipeClient {
       ...(input.parse ? { parse: input.parse } : {}),
       ...(input.callbackUrl ? { callback_url: input.callbackUrl } : {}),
       ...(input.idempotencyKey ? { idempotency_key: input.idempotencyKey } : {}),
+      ...(input.priority !== undefined ? { priority: input.priority } : {}),
     };
     const urls = input.files.filter((file) => 'url' in file);
     if (urls.length === input.files.length) {

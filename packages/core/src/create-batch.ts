@@ -18,6 +18,7 @@ export async function createBatch(deps: { state: StateStore; queues: Queues }, i
         data: { batchId: file.batchId, fileId: file.id, round: file.round },
         opts: {
           jobId: jobId({ batchId: file.batchId, fileId: file.id, stage: 'upload', round: file.round }),
+          priority: created.batch.priority,
         },
       })),
   );

@@ -93,9 +93,10 @@ export class InflightCap {
 
   /**
    * Takes (or keeps) a slot for stage job `holder` until `expiresAt` (a crashed holder's slot
-   * frees itself then). False: no slot; `waiter` (`<queue>:<job id>`) is woken when one frees.
+   * frees itself then). False: no slot; `waiter` (`<queue>:<job id>`) is woken when one frees,
+   * more urgent batches (lower `priority`) first.
    */
-  async acquire(holder: string, expiresAt: number, waiter: string): Promise<boolean> {
+  async acquire(holder: string, expiresAt: number, waiter: string, priority = 5): Promise<boolean> {
     const { slots, cap, waiting } = this.keys;
     const now = Date.now();
     const held = await this.redis.docpipeCapAcquire(
@@ -107,7 +108,8 @@ export class InflightCap {
       String(expiresAt),
       String(this.limits.initial),
       waiter,
-      String(now),
+      // Waiters are woken by batch priority first, then oldest first.
+      String(priority * 1e13 + now),
     );
     return held === 1;
   }

@@ -141,4 +141,13 @@ export interface BatchRecord {
   idempotencyKey?: string;
   /** Set by a cancel: the batch ends `cancelled` once every file is terminal. */
   cancelRequested?: boolean;
+  /** 1 (most urgent) … 10; every job of the batch carries it as its BullMQ priority. */
+  priority: number;
 }
+
+export const DEFAULT_PRIORITY = 5;
+export const prioritySchema = z
+  .number()
+  .int()
+  .min(1, 'use 1 (most urgent) to 10')
+  .max(10, 'use 1 (most urgent) to 10');

@@ -5,6 +5,7 @@ import {
   type BatchRecord,
   type BatchSpec,
   type BatchStatus,
+  DEFAULT_PRIORITY,
   FILE_STATES,
   FILE_TRANSITIONS,
   type FileError,
@@ -174,6 +175,7 @@ export interface CreateBatchInput {
   callbackUrl?: string;
   budgetCredits?: number;
   idempotencyKey?: string;
+  priority?: number;
 }
 
 export interface Page<T> {
@@ -241,6 +243,7 @@ export class StateStore {
     if (input.callbackUrl) batchFields.callback_url = input.callbackUrl;
     if (input.budgetCredits !== undefined) batchFields.budget_credits = input.budgetCredits;
     if (input.idempotencyKey) batchFields.idempotency_key = input.idempotencyKey;
+    batchFields.priority = input.priority ?? DEFAULT_PRIORITY;
 
     const winner = await this.redis.docpipeCreateBatch(
       this.keys.batches(),
@@ -489,6 +492,7 @@ function batchFromHash(hash: Record<string, string>): BatchRecord {
     counters: { total: Number(hash.total), byState },
     creditsUsed: Number(hash.credits_used ?? 0),
     sequence: Number(hash.sequence ?? 0),
+    priority: Number(hash.priority ?? DEFAULT_PRIORITY),
   };
   const finishedAt = optionalNumber(hash.finished_at);
   if (finishedAt !== undefined) record.finishedAt = finishedAt;

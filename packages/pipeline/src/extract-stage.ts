@@ -67,7 +67,7 @@ export async function extractStage(
       // Never run a finished extraction twice (a job re-added after a crash or a retry).
       if (await isTaskFinished(ctx.redis, ctx.config.redis.keyPrefix, file.id, data.task)) return DONE;
       const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.extract;
-      const noSlot = await takeSlot(ctx, 'extract', job.id, deadlineAt);
+      const noSlot = await takeSlot(ctx, 'extract', job.id, deadlineAt, batch.priority);
       if (noSlot) return noSlot;
       // A rerun of a create that may have reached LlamaCloud looks the job up first.
       if (!data.createAttempted) await job.update({ ...data, createAttempted: true });

@@ -57,7 +57,7 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
       );
       if (cached) return fanOut(ctx, file, batch, cached);
       const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.parse;
-      const noSlot = await takeSlot(ctx, 'parse', job.id, deadlineAt);
+      const noSlot = await takeSlot(ctx, 'parse', job.id, deadlineAt, batch.priority);
       if (noSlot) return noSlot;
       // A rerun of a create that may have reached LlamaCloud looks the job up first.
       if (!data.createAttempted) await job.update({ ...data, createAttempted: true });
@@ -188,7 +188,7 @@ async function addExtractJobs(
         fileInput: parseJobId,
         step: 'create' as const,
       },
-      opts: { jobId: extractJobId(file, spec.name) },
+      opts: { jobId: extractJobId(file, spec.name), priority: batch.priority },
     })),
   );
 }

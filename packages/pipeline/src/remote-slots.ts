@@ -15,8 +15,9 @@ export async function takeSlot(
   kind: RemoteKind,
   stageJobId: string,
   deadlineAt: number,
+  priority: number,
 ): Promise<Outcome | undefined> {
-  if (await ctx.cap.acquire(stageJobId, deadlineAt, `${kind}:${stageJobId}`)) return undefined;
+  if (await ctx.cap.acquire(stageJobId, deadlineAt, `${kind}:${stageJobId}`, priority)) return undefined;
   return parkUntil(Date.now() + SLOT_WAIT_INTERVALS * ctx.config.stages.pollIntervalMs);
 }
 

@@ -42,7 +42,7 @@ export async function retryFailed(
       });
       for (const file of page.items) {
         if (wanted && !wanted.has(file.id)) continue;
-        report.retried[await retryFile(deps, file, needsParse(batch))]++;
+        report.retried[await retryFile(deps, file, needsParse(batch), batch.priority)]++;
       }
       cursor = page.nextCursor;
     } while (cursor !== undefined);
@@ -53,7 +53,7 @@ export async function retryFailed(
   return report;
 }
 
-async function retryFile(deps: RetryDeps, file: FileRecord, parses: boolean) {
+async function retryFile(deps: RetryDeps, file: FileRecord, parses: boolean, priority: number) {
   const prefix = deps.config.redis.keyPrefix;
   const round = file.round + 1;
   const next = { ...file, round };
@@ -71,7 +71,7 @@ async function retryFile(deps: RetryDeps, file: FileRecord, parses: boolean) {
         .map((spec) => ({
           name: 'extract',
           data: { ...ids, task: spec.name, fileInput, step: 'create' as const },
-          opts: { jobId: extractJobId(next, spec.name) },
+          opts: { jobId: extractJobId(next, spec.name), priority: batch.priority },
         })),
     );
     return 'extract' as const;
@@ -84,11 +84,11 @@ async function retryFile(deps: RetryDeps, file: FileRecord, parses: boolean) {
     await deps.queues.parse.add(
       'parse',
       { ...ids, remoteFileId: file.remoteFileId, step: 'create' },
-      { jobId: jobId({ ...ids, stage: 'parse' }) },
+      { jobId: jobId({ ...ids, stage: 'parse' }), priority },
     );
     return 'parse' as const;
   }
   await deps.state.transition(file.id, 'queued', { round, error: null });
-  await deps.queues.upload.add('upload', ids, { jobId: jobId({ ...ids, stage: 'upload' }) });
+  await deps.queues.upload.add('upload', ids, { jobId: jobId({ ...ids, stage: 'upload' }), priority });
   return 'upload' as const;
 }

@@ -76,7 +76,10 @@ async function addNextJobs(
         remoteFileId: file.remoteFileId,
         step: 'create',
       },
-      { jobId: jobId({ batchId: file.batchId, fileId: file.id, stage: 'parse', round: file.round }) },
+      {
+        jobId: jobId({ batchId: file.batchId, fileId: file.id, stage: 'parse', round: file.round }),
+        priority: batch.priority,
+      },
     );
     return;
   }
@@ -91,6 +94,6 @@ async function addNextJobs(
       fileInput: file.remoteFileId,
       step: 'create',
     },
-    { jobId: extractJobId(file, spec!.name) },
+    { jobId: extractJobId(file, spec!.name), priority: batch.priority },
   );
 }
