@@ -31,7 +31,10 @@ describe('retry of failed work', () => {
     });
     await stack.startWorkerInProcess();
     const spec = { extract: [twoSchemas.extract[0]!] }; // one schema: extract straight from the file
-    const documents = [...mixedDocuments(3), ...named('poison-', mixedDocuments(2))];
+    // Five different documents: a poison one with the bytes of a good one would reuse its upload
+    // (files are uploaded once per sha256), and cloud-local's rule matches the uploaded name.
+    const all = mixedDocuments(5);
+    const documents = [...all.slice(0, 3), ...named('poison-', all.slice(3))];
     const { batch } = await stack.enqueue(documents, spec);
     const first = await stack.waitForBatch(batch.id);
     expect(first).toMatchObject({ status: 'completed_with_errors', sequence: 1 });
