@@ -154,13 +154,7 @@ describe('POST /v1/batches rejects bad input with a clear error and creates noth
       400,
       /priority: use 1 \(most urgent\) to 10/,
     ],
-    [
-      'a budget',
-      () => ({ ...good, budget_credits: 10 }),
-      422,
-      /budget_credits is not supported yet/,
-      'not_supported',
-    ],
+    ['a budget of zero', () => ({ ...good, budget_credits: 0 }), 400, /budget_credits/],
     ['a bad callback URL', () => ({ ...good, callback_url: 'ftp://x' }), 400, /callback_url/],
   ];
   for (const [what, body, status, message, code] of cases) {
@@ -260,7 +254,7 @@ describe('POST /v1/batches rejects bad input with a clear error and creates noth
 describe('batches through the API', () => {
   it('accepts JSON, multipart, URL and path files, runs them and serves every view of the result', async () => {
     await stack.startWorkerInProcess();
-    const spec = { extract, idempotency_key: 'order-42', callback_url: docUrl };
+    const spec = { extract, idempotency_key: 'order-42', callback_url: docUrl, budget_credits: 1000 };
     const created = await call('POST', '/v1/batches', {
       ...spec,
       files: [
@@ -301,6 +295,8 @@ describe('batches through the API', () => {
       eta_seconds: 0,
       counters: { completed: 2 },
       idempotency_key: 'order-42',
+      budget_credits: 1000,
+      credits_reserved: 0,
     });
     expect(batch.body.credits_used).toBeGreaterThan(0);
 

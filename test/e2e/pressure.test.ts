@@ -1,6 +1,6 @@
 import { COOKBOOK_LATENCY, inflightCapFor, type SimStats } from '@docpipe/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { invoiceSchema, mixedDocuments, requestsTo } from '../support/fixtures.js';
+import { invoiceSchema, mixedDocuments, requestsTo, resultsOf, twoSchemas } from '../support/fixtures.js';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
 
 let stack: Stack | undefined;
@@ -168,6 +168,47 @@ describe('the pipeline under pressure', () => {
       `priority: a batch of 3 enqueued 0.3 s after a batch of 60 finished when ${doneBefore['priorities 9 and 1']} of the 60 were done ` +
         `(priorities 9 and 1), against ${doneBefore['same priority']} with the same priority`,
     );
+  }, 120_000);
+
+  it('keeps a batch within its credit budget: files it cannot pay for are skipped with the reason', async () => {
+    const lines: string[] = [];
+    // One schema: held from the bytes before upload (PDFs here have 2 pages). Two schemas: a
+    // parse first, then the hold is set from the pages the parse found.
+    for (const [label, spec, budget] of [
+      ['one schema, no parse', oneSchema, 40],
+      ['two schemas after a parse', twoSchemas, 100],
+    ] as const) {
+      // No simulated latency; docpipe expects the cookbook's at 1/100 so it checks early.
+      stack = await startStack({ env: { TIME_SCALE: '0.01' } });
+      await stack.startWorkerInProcess();
+      const { batch } = await stack.enqueue(mixedDocuments(12), spec, { budgetCredits: budget });
+      const done = await stack.waitForBatch(batch.id, 60_000);
+      const n = done.counters.byState;
+      expect(n.completed + n.skipped).toBe(12);
+      expect(n.completed).toBeGreaterThan(0);
+      expect(n.skipped).toBeGreaterThan(0);
+      expect(done.status).toBe('completed_with_errors');
+      expect(done.creditsUsed).toBeLessThanOrEqual(budget);
+      expect(done.creditsReserved).toBe(0);
+      const stats = await stack.sim<SimStats>('stats');
+      expect(stats.creditsBilled).toBe(done.creditsUsed);
+      const skipped = await stack.state.listFiles(batch.id, { state: 'skipped' });
+      for (const file of skipped.items) {
+        expect(file.skipReason).toBe('budget');
+        expect(file.error?.message).toMatch(new RegExp(`batch budget of ${budget} credits cannot pay`));
+      }
+      const results = await resultsOf(stack, batch.id);
+      expect(results).toHaveLength(12 * spec.extract.length);
+      expect(results.filter((r) => r.status === 'skipped').every((r) => r.error?.code === 'budget')).toBe(
+        true,
+      );
+      lines.push(
+        `budget ${budget}, ${label}: ${n.completed} completed, ${n.skipped} skipped, ${done.creditsUsed} credits billed`,
+      );
+      await stack.stop();
+      stack = undefined;
+    }
+    console.info(lines.join('\n'));
   }, 120_000);
 
   it('survives a Redis restart (AOF) mid-batch: workers reconnect and finish every file once', async () => {

@@ -75,7 +75,7 @@ export async function startStack(options: StackOptions = {}) {
     async enqueue(
       documents: { name: string; bytes: Buffer }[],
       spec: BatchSpec,
-      extra: { callbackUrl?: string; priority?: number } = {},
+      extra: { callbackUrl?: string; priority?: number; budgetCredits?: number } = {},
     ) {
       const files: NewFile[] = [];
       for (const doc of documents) {

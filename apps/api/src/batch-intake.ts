@@ -78,11 +78,6 @@ function batchOptions(input: BatchOptions): {
   spec: BatchSpec;
   extra: Parameters<typeof createBatch>[1] extends infer I ? Omit<I & object, 'spec' | 'files'> : never;
 } {
-  if (input.budget_credits !== undefined) {
-    throw new ApiError(422, 'not_supported', 'budget_credits is not supported yet (budgets are issue 6)', {
-      field: 'budget_credits',
-    });
-  }
   const spec = parseOr400(batchSpecSchema, { parse: input.parse, extract: input.extract });
   const fields = spec.extract.flatMap((extraction, i) =>
     extraction.data_schema
@@ -105,6 +100,7 @@ function batchOptions(input: BatchOptions): {
       ...(input.callback_url ? { callbackUrl: input.callback_url } : {}),
       ...(input.idempotency_key ? { idempotencyKey: input.idempotency_key } : {}),
       ...(input.priority !== undefined ? { priority: input.priority } : {}),
+      ...(input.budget_credits !== undefined ? { budgetCredits: input.budget_credits } : {}),
     },
   };
 }

@@ -25,6 +25,8 @@ export function batchView(batch: BatchRecord, now = Date.now()) {
     progress: { finished, percent: total === 0 ? 100 : Math.floor((finished / total) * 1000) / 10 },
     eta_seconds: eta,
     credits_used: batch.creditsUsed,
+    credits_reserved: batch.creditsReserved,
+    budget_credits: batch.budgetCredits ?? null,
     sequence: batch.sequence,
     priority: batch.priority,
     cancel_requested: batch.cancelRequested ?? false,

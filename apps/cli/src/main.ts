@@ -11,6 +11,12 @@ import { collectDocuments, loadSchemas, UsageError } from './inputs.js';
 import { EXIT, runCommand } from './run.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+const budgetArg = (value: string) => {
+  const credits = Number(value);
+  if (!Number.isFinite(credits) || credits <= 0)
+    throw new InvalidArgumentError('give a positive number of credits');
+  return credits;
+};
 const priorityArg = (value: string) => {
   const n = Number.parseInt(value, 10);
   if (!Number.isInteger(n) || n < 1 || n > 10)
@@ -58,6 +64,7 @@ program
   .option('-o, --out <dir>', 'where results go: <dir>/<batch>/', 'out')
   .option('-p, --priority <n>', 'batch priority, 1 (most urgent) to 10', priorityArg, 5)
   .option('-w, --workers <n>', 'worker processes (0: workers in this process)', count, 0)
+  .option('--budget <credits>', 'spend at most this many credits; files past it are skipped', budgetArg)
   .addHelpText(
     'after',
     `
@@ -77,6 +84,7 @@ Example: docpipe run examples/documents --schema examples/schemas/invoice.json`,
         out: options.out,
         workers: options.workers,
         priority: options.priority,
+        ...(options.budget !== undefined ? { budgetCredits: options.budget } : {}),
       },
       { out: process.stdout, err: process.stderr, env: process.env },
     );
@@ -91,6 +99,7 @@ apiOptions(
     .addOption(
       new Option('--tier <tier>', 'extraction tier').choices(EXTRACT_TIERS).default('cost_effective'),
     )
+    .option('--budget <credits>', 'spend at most this many credits; files past it are skipped', budgetArg)
     .option('--wait', 'wait until the batch is finished and print it'),
 ).action(async (inputs: string[], options) => {
   const client = apiClient(options);
@@ -99,6 +108,7 @@ apiOptions(
   const batch = await client.enqueue({
     files: documents.map((d) => ({ path: d.path, name: d.name })),
     extract,
+    ...(options.budget !== undefined ? { budgetCredits: options.budget } : {}),
   });
   process.stdout.write(`${batch.id}\n`);
   if (options.wait) {

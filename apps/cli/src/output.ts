@@ -45,7 +45,7 @@ export async function writeOutput(
     lines.push(JSON.stringify(result));
     const file = `${result.file_name.replaceAll('/', '__')}.${result.schema}.json`;
     await writeAtomic(join(dir, file), `${JSON.stringify(result, null, 2)}\n`);
-    if (result.status === 'failed' && result.error)
+    if ((result.status === 'failed' || result.status === 'skipped') && result.error)
       failures.push({
         file: result.file_name,
         schema: result.schema,
@@ -79,6 +79,7 @@ export function summaryTable(summary: RunSummary): string {
     { Documents: String(summary.counters.total) },
     { Completed: String(n.completed) },
     { Failed: String(n.failed) },
+    ...(n.skipped ? [{ Skipped: String(n.skipped) }] : []),
     ...(n.cancelled ? [{ Cancelled: String(n.cancelled) }] : []),
     { Credits: String(summary.credits_used) },
     { 'Wall time': `${(summary.wall_time_ms / 1000).toFixed(1)} s` },
@@ -94,7 +95,7 @@ export function summaryTable(summary: RunSummary): string {
   let text = table.toString();
   if (summary.failures.length) {
     const failures = new Table({
-      head: ['Failed document', 'Schema', 'Stage', 'Reason'],
+      head: ['Failed or skipped document', 'Schema', 'Stage', 'Reason'],
       colWidths: [30, 12, 9, 60],
       wordWrap: true,
       style: { head: [], border: [] },

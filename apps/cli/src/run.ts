@@ -38,6 +38,7 @@ export interface RunOptions {
   out: string;
   workers: number;
   priority?: number;
+  budgetCredits?: number;
 }
 
 /** Exit codes scripts can rely on. */
@@ -175,12 +176,25 @@ export async function runCommand(
     // on a Redis that still remembers the old one.
     const identity = await stateIdentity(stateDir);
     const key = createHash('sha256')
-      .update(JSON.stringify({ files: files.map((f) => [f.name, f.sha256]), spec, state: identity }))
+      .update(
+        JSON.stringify({
+          files: files.map((f) => [f.name, f.sha256]),
+          spec,
+          state: identity,
+          ...(options.budgetCredits !== undefined ? { budget: options.budgetCredits } : {}),
+        }),
+      )
       .digest('hex')
       .slice(0, 32);
     const { batch, created } = await createBatch(
       { state, queues },
-      { spec, files, idempotencyKey: `cli-${key}`, priority: options.priority ?? 5 },
+      {
+        spec,
+        files,
+        idempotencyKey: `cli-${key}`,
+        priority: options.priority ?? 5,
+        ...(options.budgetCredits !== undefined ? { budgetCredits: options.budgetCredits } : {}),
+      },
     );
     say(
       `${created ? 'batch' : 'resuming batch'} ${batch.id}: ${files.length} documents, ${extract.length} schema${extract.length === 1 ? '' : 's'} (${extract.map((e) => e.name).join(', ')})`,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@docpipe/core';
+import { EXTRACT_CREDITS_PER_PAGE, PARSE_CREDITS_PER_PAGE } from '@docpipe/core';
 import type { ParsePool } from './documents/parse-pool.js';
 import type { ParsedPage } from './documents/parsed-document.js';
 import { extractFromPages } from './extraction/extract-engine.js';
@@ -15,19 +16,8 @@ import {
 } from './store.js';
 import type { WebhookDelivery } from './webhook-delivery.js';
 
-/** Credits per page that cloud-local bills (SDK 2.16 extract tiers; parse tiers as LlamaParse v2). */
-export const EXTRACT_CREDITS_PER_PAGE: Record<string, number> = {
-  cost_effective: 5,
-  agentic: 15,
-  agentic_plus: 50,
-  turbo: 35,
-};
-export const PARSE_CREDITS_PER_PAGE: Record<string, number> = {
-  fast: 1,
-  cost_effective: 3,
-  agentic: 10,
-  agentic_plus: 45,
-};
+/** Credits per page that cloud-local bills: the tables docpipe estimates with (packages/core). */
+export { EXTRACT_CREDITS_PER_PAGE, PARSE_CREDITS_PER_PAGE } from '@docpipe/core';
 
 export const TERMINAL: readonly JobStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 

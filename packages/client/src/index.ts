@@ -32,6 +32,11 @@ export interface EnqueueInput {
   idempotencyKey?: string;
   /** 1 (most urgent) … 10, default 5: a small urgent batch overtakes a large one. */
   priority?: number;
+  /**
+   * The most credits the batch may spend: each file holds its expected cost before its first
+   * remote job, and files the budget cannot pay for end `skipped` with reason `budget`.
+   */
+  budgetCredits?: number;
 }
 
 export type FileState =
@@ -54,6 +59,9 @@ export interface Batch {
   progress: { finished: number; percent: number };
   eta_seconds: number | null;
   credits_used: number;
+  /** Credits held for files still running (batches with a budget). */
+  credits_reserved: number;
+  budget_credits: number | null;
   sequence: number;
   priority: number;
   cancel_requested: boolean;
@@ -175,6 +183,7 @@ export class DocpipeClient {
       ...(input.callbackUrl ? { callback_url: input.callbackUrl } : {}),
       ...(input.idempotencyKey ? { idempotency_key: input.idempotencyKey } : {}),
       ...(input.priority !== undefined ? { priority: input.priority } : {}),
+      ...(input.budgetCredits !== undefined ? { budget_credits: input.budgetCredits } : {}),
     };
     const urls = input.files.filter((file) => 'url' in file);
     if (urls.length === input.files.length) {

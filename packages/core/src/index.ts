@@ -1,6 +1,7 @@
 export * from './blob-store.js';
 export * from './config.js';
 export * from './create-batch.js';
+export * from './credits.js';
 export * from './errors.js';
 export * from './free-port.js';
 export * from './ids.js';

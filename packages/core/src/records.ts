@@ -134,6 +134,8 @@ export interface BatchRecord {
   finishedAt?: number;
   counters: BatchCounters;
   creditsUsed: number;
+  /** Credits held for files still running (only batches with a budget reserve). */
+  creditsReserved: number;
   /** Incremented each time the batch reaches a terminal status (callbacks carry it). */
   sequence: number;
   callbackUrl?: string;

@@ -180,6 +180,29 @@ describe('StateStore', () => {
     expect((await store.getFile(file!.id)).round).toBe(2);
   });
 
+  it('holds credits within the budget, takes billed credits out of the hold, and releases the rest', async () => {
+    const store = freshStore();
+    const {
+      batch,
+      files: [a, b, c],
+    } = await store.createBatch({ spec, files: files(3), budgetCredits: 20 });
+    expect((await store.reserveCredits(a!, 8)).granted).toBe(true);
+    expect((await store.reserveCredits(a!, 8)).granted).toBe(true); // a re-delivery holds once
+    expect(await store.reserveCredits(b!, 10)).toEqual({ granted: true, used: 0, reserved: 18 });
+    expect(await store.reserveCredits(c!, 5)).toEqual({ granted: false, used: 0, reserved: 18 });
+    // a is billed 5 of its 8: 5 used, 3 + 10 held; c's 5 still does not fit (5 + 13 + 5 > 20).
+    expect(await store.chargeCredits(a!, 5)).toBe(5);
+    expect((await store.reserveCredits(c!, 5)).granted).toBe(false);
+    // a finishes: the 3 it did not spend go back, and c fits.
+    await walk(store, a!.id, ['uploading', 'extracting', 'completed']);
+    expect((await store.getBatch(batch.id)).creditsReserved).toBe(10);
+    expect(await store.reserveCredits(c!, 5)).toEqual({ granted: true, used: 5, reserved: 15 });
+    // Lowering a hold always succeeds; a batch without a budget always grants.
+    expect((await store.reserveCredits(b!, 2)).reserved).toBe(7);
+    const unlimited = await store.createBatch({ spec, files: files(1) });
+    expect((await store.reserveCredits(unlimited.files[0]!, 1e9)).granted).toBe(true);
+  });
+
   it('lists files by state with cursor pagination', async () => {
     const store = freshStore();
     const { batch, files: created } = await store.createBatch({ spec, files: files(25) });

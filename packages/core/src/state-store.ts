@@ -107,7 +107,15 @@ redis.call('HSET', fileKey, 'state', to, 'updated_at', now)
 for i = 6, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', fileKey, ARGV[i]) else redis.call('HSET', fileKey, ARGV[i], ARGV[i + 1]) end
 end
-if terminal[to] then redis.call('HSET', fileKey, 'finished_at', now) end
+if terminal[to] then
+  redis.call('HSET', fileKey, 'finished_at', now)
+  -- A finished file gives back what is left of its credit reservation.
+  local held = tonumber(redis.call('HGET', fileKey, 'reserved_credits') or '0')
+  if held ~= 0 then
+    redis.call('HINCRBYFLOAT', batchKey, 'credits_reserved', -held)
+    redis.call('HDEL', fileKey, 'reserved_credits')
+  end
+end
 if from == 'queued' and not terminal[to] and redis.call('HEXISTS', fileKey, 'started_at') == 0 then
   redis.call('HSET', fileKey, 'started_at', now)
 end
@@ -141,6 +149,57 @@ if terminal[to] and status == 'running' then
 end
 return {'ok', from, done, status}
 `;
+
+/**
+ * Sets a file's credit reservation to ARGV[1], refusing a raise that would take the batch's
+ * used + reserved credits past its budget. Setting the amount a file already holds is a no-op,
+ * so a re-delivered job reserves once.
+ *
+ * KEYS: file hash, batch hash.  Returns: { 1 | 0 (refused), used, reserved } after the call.
+ */
+const RESERVE_SCRIPT = `
+local fileKey, batchKey = KEYS[1], KEYS[2]
+local amount = tonumber(ARGV[1])
+local held = tonumber(redis.call('HGET', fileKey, 'reserved_credits') or '0')
+local used = tonumber(redis.call('HGET', batchKey, 'credits_used') or '0')
+local reserved = tonumber(redis.call('HGET', batchKey, 'credits_reserved') or '0')
+local budget = tonumber(redis.call('HGET', batchKey, 'budget_credits') or '')
+local delta = amount - held
+if budget and delta > 0 and used + reserved + delta > budget then
+  return {0, tostring(used), tostring(reserved)}
+end
+if delta ~= 0 then
+  reserved = tonumber(redis.call('HINCRBYFLOAT', batchKey, 'credits_reserved', delta))
+  redis.call('HSET', fileKey, 'reserved_credits', amount)
+end
+return {1, tostring(used), tostring(reserved)}
+`;
+
+/**
+ * Adds credits a file's remote job was billed to its batch, and takes them out of the file's
+ * reservation (as far as it goes), so used + reserved stays the batch's expected spend.
+ *
+ * KEYS: file hash, batch hash.  ARGV: credits.  Returns the batch's credits used.
+ */
+const CHARGE_SCRIPT = `
+local fileKey, batchKey = KEYS[1], KEYS[2]
+local credits = tonumber(ARGV[1])
+local used = redis.call('HINCRBYFLOAT', batchKey, 'credits_used', credits)
+local held = tonumber(redis.call('HGET', fileKey, 'reserved_credits') or '0')
+local take = math.min(held, credits)
+if take > 0 then
+  redis.call('HINCRBYFLOAT', batchKey, 'credits_reserved', -take)
+  redis.call('HSET', fileKey, 'reserved_credits', held - take)
+end
+return used
+`;
+
+/** What a credit reservation found: granted or refused, and the batch's spend after it. */
+export interface Reservation {
+  granted: boolean;
+  used: number;
+  reserved: number;
+}
 
 /** One file transition as the batch's event stream records it. */
 export interface FileEvent {
@@ -191,6 +250,8 @@ type RedisWithScripts = Redis & {
     batchKey: string,
     ...args: string[]
   ): Promise<[string, string, number, string]>;
+  docpipeReserve(fileKey: string, batchKey: string, amount: string): Promise<[number, string, string]>;
+  docpipeCharge(fileKey: string, batchKey: string, credits: string): Promise<string>;
 };
 
 export class StateStore {
@@ -202,6 +263,8 @@ export class StateStore {
     if (!('docpipeTransition' in redis)) {
       redis.defineCommand('docpipeTransition', { numberOfKeys: 2, lua: TRANSITION_SCRIPT });
       redis.defineCommand('docpipeCreateBatch', { numberOfKeys: 2, lua: CREATE_BATCH_SCRIPT });
+      redis.defineCommand('docpipeReserve', { numberOfKeys: 2, lua: RESERVE_SCRIPT });
+      redis.defineCommand('docpipeCharge', { numberOfKeys: 2, lua: CHARGE_SCRIPT });
     }
     this.redis = redis as RedisWithScripts;
   }
@@ -400,9 +463,26 @@ export class StateStore {
     });
   }
 
-  /** Adds credits to the batch total; returns the new total. */
-  async addCredits(batchId: string, credits: number): Promise<number> {
-    return Number(await this.redis.hincrbyfloat(this.keys.batch(batchId), 'credits_used', credits));
+  /**
+   * Holds `amount` credits of the batch's budget for a file (replacing what it held before),
+   * unless that would take used + reserved credits past the budget. A batch without a budget
+   * always grants. The reservation shrinks as the file is charged and is released when the
+   * file reaches a terminal state.
+   */
+  async reserveCredits(file: Pick<FileRecord, 'id' | 'batchId'>, amount: number): Promise<Reservation> {
+    const [granted, used, reserved] = await this.redis.docpipeReserve(
+      this.keys.file(file.id),
+      this.keys.batch(file.batchId),
+      String(amount),
+    );
+    return { granted: granted === 1, used: Number(used), reserved: Number(reserved) };
+  }
+
+  /** Adds billed credits to the batch total, out of the file's reservation; returns the total. */
+  async chargeCredits(file: Pick<FileRecord, 'id' | 'batchId'>, credits: number): Promise<number> {
+    return Number(
+      await this.redis.docpipeCharge(this.keys.file(file.id), this.keys.batch(file.batchId), String(credits)),
+    );
   }
 
   private async getBatchWithFiles(batchId: string) {
@@ -491,6 +571,7 @@ function batchFromHash(hash: Record<string, string>): BatchRecord {
     updatedAt: Number(hash.updated_at),
     counters: { total: Number(hash.total), byState },
     creditsUsed: Number(hash.credits_used ?? 0),
+    creditsReserved: Math.max(0, Number(hash.credits_reserved ?? 0)),
     sequence: Number(hash.sequence ?? 0),
     priority: Number(hash.priority ?? DEFAULT_PRIORITY),
   };

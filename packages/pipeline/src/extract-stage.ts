@@ -225,7 +225,7 @@ async function completeTask(
       ...(errors.length ? { validation: { valid: false as const, errors } } : {}),
     }),
   );
-  if (credits) await addCredits(ctx, file.batchId, 'extract', credits);
+  if (credits) await addCredits(ctx, file, 'extract', credits);
   ctx.log.info(
     { batchId: file.batchId, fileId: file.id, task: spec.name, extractJobId: remote.id, credits },
     'extracted',

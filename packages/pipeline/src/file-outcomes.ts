@@ -18,7 +18,7 @@ export interface ResultDocument {
   file_id: string;
   file_name: string;
   schema: string;
-  status: 'completed' | 'failed';
+  status: 'completed' | 'failed' | 'skipped';
   data: unknown;
   citations: Record<string, unknown> | null;
   confidence: Record<string, unknown> | null;
@@ -152,15 +152,46 @@ export async function failFile(
   reason: FileError,
   attempts: number,
 ) {
-  const error: FileError = { ...reason, attempt: attempts };
+  await endFile(ctx, file, batch, 'failed', reason, attempts);
+}
+
+/**
+ * Skips a whole file that the batch's budget cannot pay for: its tasks get `skipped` result
+ * documents carrying the reason, and the file record its skip reason (`budget`).
+ */
+export async function skipFile(
+  ctx: PipelineContext,
+  file: FileRecord,
+  batch: BatchRecord,
+  reason: FileError,
+) {
+  await endFile(ctx, file, batch, 'skipped', reason, 0);
+}
+
+async function endFile(
+  ctx: PipelineContext,
+  file: FileRecord,
+  batch: BatchRecord,
+  state: 'failed' | 'skipped',
+  reason: FileError,
+  attempts: number,
+) {
+  const error: FileError = state === 'failed' ? { ...reason, attempt: attempts } : reason;
   for (const spec of batch.spec.extract) {
     const existing = (await ctx.results.get(file.batchId, file.id, spec.name)) as ResultDocument | undefined;
-    if (existing?.status !== 'completed') await writeFailedResult(ctx, file, spec.name, attempts, error);
+    if (existing?.status !== 'completed')
+      await writeFailedResult(ctx, file, spec.name, attempts, error, undefined, state);
   }
-  const result = await settle(ctx, file, 'failed', { error });
+  const result = await settle(ctx, file, state, {
+    error,
+    ...(state === 'skipped' ? { skipReason: reason.code } : {}),
+  });
   if (!result) return;
-  ctx.log.warn({ batchId: file.batchId, fileId: file.id, error }, 'file failed');
-  await afterTransition(ctx, file.batchId, 'failed', result);
+  ctx.log.warn(
+    { batchId: file.batchId, fileId: file.id, error },
+    state === 'failed' ? 'file failed' : 'file skipped',
+  );
+  await afterTransition(ctx, file.batchId, state, result);
 }
 
 /**
@@ -181,7 +212,7 @@ async function settle(ctx: PipelineContext, file: FileRecord, to: FileState, fie
   }
 }
 
-/** The result document of an extraction that could not be done, carrying the reason. */
+/** The result document of an extraction that could not be done (or was skipped), with the reason. */
 export async function writeFailedResult(
   ctx: PipelineContext,
   file: FileRecord,
@@ -189,13 +220,14 @@ export async function writeFailedResult(
   attempts: number,
   error: FileError,
   extractJobId?: string,
+  status: 'failed' | 'skipped' = 'failed',
 ): Promise<void> {
   await ctx.results.put(
     file.batchId,
     file.id,
     task,
     resultDocument(file, task, {
-      status: 'failed',
+      status,
       data: null,
       citations: null,
       confidence: null,

@@ -1,3 +1,4 @@
+export * from './budget.js';
 export * from './cancel-batch.js';
 export * from './extract-stage.js';
 export * from './file-outcomes.js';

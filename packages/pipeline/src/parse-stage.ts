@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { type BatchRecord, type FileRecord, type Payload, PermanentError } from '@docpipe/core';
 import { isTerminalStatus, UpstreamNotFoundError } from '@docpipe/llamacloud';
+import { reserveAfterParse } from './budget.js';
 import { createOrAdopt } from './create-or-adopt.js';
-import { extractJobId, failFile } from './file-outcomes.js';
+import { extractJobId, failFile, skipFile } from './file-outcomes.js';
 import {
   addCredits,
   DONE,
@@ -72,12 +73,16 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
       const parseJobId = data.parseJobId!;
       let status: string;
       let errorMessage: string | null | undefined;
+      let pages: number | undefined;
       try {
-        const result = await ctx.llama.parse.get(parseJobId, {}, { retries: false });
+        // With a budget, the page list tells what the extractions will cost.
+        const expand = batch.budgetCredits === undefined ? [] : ['metadata'];
+        const result = await ctx.llama.parse.get(parseJobId, { expand }, { retries: false });
         status = result.job.status;
         errorMessage = result.job.error_message;
+        pages = result.metadata?.pages.length;
         if (status === 'COMPLETED' && result.job.usage?.credits)
-          await addCredits(ctx, file.batchId, 'parse', result.job.usage.credits);
+          await addCredits(ctx, file, 'parse', result.job.usage.credits);
       } catch (error) {
         if (!(error instanceof UpstreamNotFoundError)) throw error;
         // The upstream forgot the job (restarted without state): start the work again.
@@ -113,6 +118,11 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
         });
       }
       await parseCache(ctx).set(parseCacheKey(file, batch), parseJobId);
+      const overBudget = pages === undefined ? undefined : await reserveAfterParse(ctx, file, batch, pages);
+      if (overBudget) {
+        await skipFile(ctx, file, batch, overBudget);
+        return DONE;
+      }
       return fanOut(ctx, file, batch, parseJobId);
     }
   }

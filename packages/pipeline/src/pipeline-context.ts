@@ -1,6 +1,7 @@
 import type {
   BlobStore,
   Config,
+  FileRecord,
   InflightCap,
   InflightRegistry,
   Logger,
@@ -77,13 +78,13 @@ export const recheck = (ctx: PipelineContext, id: string) => ({
   firstCheckMs: ctx.config.stages.pollIntervalMs,
 });
 
-/** Adds credits a remote job reported to its batch and to the process metrics. */
+/** Charges credits a file's remote job reported to its batch and to the process metrics. */
 export async function addCredits(
   ctx: PipelineContext,
-  batchId: string,
+  file: FileRecord,
   kind: RemoteKind,
   credits: number,
 ): Promise<void> {
-  await ctx.state.addCredits(batchId, credits);
+  await ctx.state.chargeCredits(file, credits);
   ctx.metrics.credits.inc({ kind }, credits);
 }

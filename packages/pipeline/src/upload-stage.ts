@@ -1,6 +1,7 @@
 import { type BatchRecord, type FileRecord, jobId, type Payload } from '@docpipe/core';
+import { reserveBeforeUpload } from './budget.js';
 import { createOrAdopt } from './create-or-adopt.js';
-import { extractJobId } from './file-outcomes.js';
+import { extractJobId, skipFile } from './file-outcomes.js';
 import { DONE, type Outcome, type PipelineContext, type StageJob } from './pipeline-context.js';
 import { RemoteCache } from './remote-cache.js';
 
@@ -29,6 +30,11 @@ export async function uploadStage(ctx: PipelineContext, job: StageJob<Payload<'u
     return DONE;
   }
   if (file.state !== 'queued' && file.state !== 'uploading') return DONE;
+  const overBudget = await reserveBeforeUpload(ctx, file, batch, needsParse(batch));
+  if (overBudget) {
+    await skipFile(ctx, file, batch, overBudget);
+    return DONE;
+  }
   await ctx.state.transition(fileId, 'uploading');
 
   const cached = await fileCache(ctx).get(
