@@ -2,22 +2,14 @@ import { once } from 'node:events';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
+import { FILE_STATES, type Liveness } from '@docpipe/core';
 import {
-  type Config,
-  FILE_STATES,
-  type InflightCap,
-  type InflightRegistry,
-  type Liveness,
-  type LocalBlobStore,
-  type Logger,
-  type Metrics,
-  type Queues,
-  type Redis,
-  type ResultStore,
-  type StateStore,
-} from '@docpipe/core';
-import type { LlamaCloudClient } from '@docpipe/llamacloud';
-import { cancelBatch, handleLlamaCloudWebhook, retryFailed, WEBHOOK_PATH } from '@docpipe/pipeline';
+  cancelBatch,
+  handleLlamaCloudWebhook,
+  type PipelineContext,
+  retryFailed,
+  WEBHOOK_PATH,
+} from '@docpipe/pipeline';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ApiError, asyncRoute, errorMiddleware, parseOr400 } from './api-errors.js';
@@ -27,19 +19,9 @@ import { acceptJson, acceptMultipart } from './batch-intake.js';
 import { dashboardRouter } from './dashboard.js';
 import { batchView, fileView } from './views.js';
 
-export interface AppDeps {
-  config: Config;
-  log: Logger;
-  redis: Redis;
-  state: StateStore;
-  queues: Queues;
-  blobs: LocalBlobStore;
-  results: ResultStore;
-  llama: LlamaCloudClient;
-  inflight: InflightRegistry;
-  cap: InflightCap;
+/** What the API works with: a pipeline context (it cancels and retries) and worker liveness. */
+export interface AppDeps extends PipelineContext {
   liveness: Liveness;
-  metrics: Metrics;
 }
 
 const filesQuery = z

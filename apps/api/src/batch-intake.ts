@@ -4,11 +4,11 @@ import { basename, isAbsolute, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   type BatchSpec,
+  type BlobStore,
   BlobTooLargeError,
   batchSpecSchema,
   type Config,
   createBatch,
-  type LocalBlobStore,
   type NewFile,
   prioritySchema,
   type Queues,
@@ -26,7 +26,7 @@ export interface IntakeDeps {
   config: Config;
   state: StateStore;
   queues: Queues;
-  blobs: LocalBlobStore;
+  blobs: BlobStore;
 }
 
 const fileEntry = z
@@ -110,7 +110,7 @@ class Staging {
   private readonly staged: StagedBlob[] = [];
   readonly files: NewFile[] = [];
 
-  constructor(private readonly blobs: LocalBlobStore) {}
+  constructor(private readonly blobs: BlobStore) {}
 
   /** Stages the `index`-th file of the request (files keep request order, whatever finishes first). */
   async add(

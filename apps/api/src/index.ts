@@ -5,18 +5,14 @@ import {
   connectRedis,
   createLogger,
   createQueues,
-  InflightRegistry,
-  inflightCapFor,
   Liveness,
-  LocalBlobStore,
-  LocalResultStore,
   type Logger,
   Metrics,
   RequestLimiter,
-  StateStore,
   upstreamOf,
 } from '@docpipe/core';
 import { clientFromConfig } from '@docpipe/llamacloud';
+import { createPipelineContext } from '@docpipe/pipeline';
 import { buildApp } from './app.js';
 
 export interface ApiOptions {
@@ -44,23 +40,10 @@ export async function start(config: Config, options: ApiOptions = {}): Promise<R
     limiter: new RequestLimiter(redis, config.redis.keyPrefix, config.limits),
   });
   const queues = createQueues(redis, config);
-  const inflight = new InflightRegistry(redis, config.redis.keyPrefix);
   const metrics = new Metrics();
-  metrics.observeQueues(queues, inflight);
-  const app = buildApp({
-    config,
-    log,
-    redis,
-    state: new StateStore(redis, config.redis.keyPrefix),
-    queues,
-    blobs: new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes),
-    results: new LocalResultStore(config.storage.resultDir),
-    llama,
-    inflight,
-    cap: inflightCapFor(redis, config),
-    liveness: new Liveness(redis, config.redis.keyPrefix),
-    metrics,
-  });
+  const ctx = createPipelineContext(config, { log, redis, queues, llama, metrics });
+  metrics.observeQueues(queues, ctx.inflight);
+  const app = buildApp({ ...ctx, liveness: new Liveness(redis, config.redis.keyPrefix) });
   const server = app.listen(options.port ?? config.api.port, config.api.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -9,20 +9,15 @@ import {
   createLogger,
   createQueues,
   errorMessage,
-  InflightRegistry,
-  inflightCapFor,
   Liveness,
-  LocalBlobStore,
-  LocalResultStore,
   type Logger,
   Metrics,
   type QueueName,
   RequestLimiter,
-  StateStore,
   upstreamOf,
 } from '@docpipe/core';
 import { clientFromConfig } from '@docpipe/llamacloud';
-import { type PipelineContext, pollTick, STAGES, type WorkStage } from '@docpipe/pipeline';
+import { createPipelineContext, pollTick, STAGES, type WorkStage } from '@docpipe/pipeline';
 import { Worker } from 'bullmq';
 import { startMetricsServer } from './metrics-server.js';
 import { HEARTBEAT_JOB, stageProcessor } from './stage-processor.js';
@@ -65,19 +60,7 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
     limiter: new RequestLimiter(redis, config.redis.keyPrefix, config.limits),
   });
   const queues = createQueues(redis, config);
-  const ctx: PipelineContext = {
-    config,
-    log,
-    redis,
-    state: new StateStore(redis, config.redis.keyPrefix),
-    queues,
-    blobs: new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes),
-    results: new LocalResultStore(config.storage.resultDir),
-    llama,
-    inflight: new InflightRegistry(redis, config.redis.keyPrefix),
-    cap: inflightCapFor(redis, config),
-    metrics,
-  };
+  const ctx = createPipelineContext(config, { log, redis, queues, llama, metrics });
   metrics.observeQueues(queues, ctx.inflight, ctx.cap);
 
   const common = {

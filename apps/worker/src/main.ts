@@ -2,7 +2,7 @@
  * `docpipe-worker [--stages upload,parse,extract,poll,notify]`: one worker process. Reads its
  * configuration from the environment; SIGTERM/SIGINT stop it gracefully within 30 s.
  */
-import { ConfigError, createLogger, loadConfig, type QueueName } from '@docpipe/core';
+import { createLogger, loadConfigOrExit, type QueueName } from '@docpipe/core';
 import { ALL_STAGES, start } from './index.js';
 
 function stagesFromArgs(argv: string[]): QueueName[] {
@@ -17,13 +17,7 @@ function stagesFromArgs(argv: string[]): QueueName[] {
   return stages as QueueName[];
 }
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(2);
-}
+const config = loadConfigOrExit(process.env);
 const logger = createLogger({ name: 'worker', level: config.logLevel, pretty: config.logPretty });
 const worker = await start(config, { stages: stagesFromArgs(process.argv), logger });
 

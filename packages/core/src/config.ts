@@ -435,6 +435,16 @@ export function loadConfig(env: Env): Config {
   return deepFreeze(shape(typed));
 }
 
+/** loadConfig for a process's entry point: a bad setting prints every problem and exits 2. */
+export function loadConfigOrExit(env: Env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : error);
+    process.exit(2);
+  }
+}
+
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
     for (const child of Object.values(value)) deepFreeze(child);

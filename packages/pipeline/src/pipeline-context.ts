@@ -1,14 +1,17 @@
-import type {
-  BlobStore,
-  Config,
-  FileRecord,
-  InflightCap,
+import {
+  type BlobStore,
+  type Config,
+  type FileRecord,
+  type InflightCap,
   InflightRegistry,
-  Logger,
-  Metrics,
-  Queues,
-  RemoteKind,
-  ResultStore,
+  inflightCapFor,
+  LocalBlobStore,
+  LocalResultStore,
+  type Logger,
+  type Metrics,
+  type Queues,
+  type RemoteKind,
+  type ResultStore,
   StateStore,
 } from '@docpipe/core';
 import type { LlamaCloudClient } from '@docpipe/llamacloud';
@@ -28,6 +31,23 @@ export interface PipelineContext {
   /** The adaptive global cap on remote jobs in flight. */
   cap: InflightCap;
   metrics: Metrics;
+}
+
+/** The context of one process: the stores and the cap over its Redis connection, from config. */
+export function createPipelineContext(
+  config: Config,
+  parts: Pick<PipelineContext, 'log' | 'redis' | 'queues' | 'llama' | 'metrics'>,
+): PipelineContext {
+  const prefix = config.redis.keyPrefix;
+  return {
+    config,
+    ...parts,
+    state: new StateStore(parts.redis, prefix),
+    blobs: new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes),
+    results: new LocalResultStore(config.storage.resultDir),
+    inflight: new InflightRegistry(parts.redis, prefix),
+    cap: inflightCapFor(parts.redis, config),
+  };
 }
 
 /** The part of a BullMQ job a processor may use: its data, and saving new data before a wait. */
