@@ -9,6 +9,9 @@ afterEach(async () => {
   stack = undefined;
 });
 
+const named = (prefix: string, docs: { name: string; bytes: Buffer }[]) =>
+  docs.map((doc) => ({ ...doc, name: `${prefix}${doc.name}` }));
+
 const oneSchema = {
   extract: [
     {
@@ -208,6 +211,25 @@ describe('the pipeline under pressure', () => {
       await stack.stop();
       stack = undefined;
     }
+    // A daily cap over every batch: two batches without budgets share 60 credits.
+    stack = await startStack({ env: { TIME_SCALE: '0.01', CREDITS_DAILY_CAP: '60' } });
+    await stack.startWorkerInProcess();
+    const batches = [
+      (await stack.enqueue(mixedDocuments(8), oneSchema)).batch,
+      (await stack.enqueue(named('b-', mixedDocuments(16).slice(8)), oneSchema)).batch,
+    ];
+    const done = await Promise.all(batches.map((b) => stack!.waitForBatch(b.id, 60_000)));
+    const day = await stack.state.creditDay();
+    expect(day.used).toBeLessThanOrEqual(60);
+    expect(day.used).toBe(done.reduce((sum, b) => sum + b.creditsUsed, 0));
+    expect(day.reserved).toBe(0);
+    const skipped = done.reduce((sum, b) => sum + b.counters.byState.skipped, 0);
+    expect(skipped).toBeGreaterThan(0);
+    const skippedFile = (await stack.state.listFiles(batches[1]!.id, { state: 'skipped' })).items[0];
+    expect(skippedFile?.error?.message).toMatch(/daily credit cap of 60 \(CREDITS_DAILY_CAP\)/);
+    lines.push(
+      `daily cap 60, two batches of 8: ${done.map((b) => b.counters.byState.completed).join(' + ')} completed, ${skipped} skipped, ${day.used} credits billed`,
+    );
     console.info(lines.join('\n'));
   }, 120_000);
 

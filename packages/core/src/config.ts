@@ -211,6 +211,10 @@ export const settings = {
   CREDITS_PER_PAGE_TURBO: setting(z.coerce.number().min(0), 'Extract credits per page, turbo tier.', {
     default: '35',
   }),
+  CREDITS_DAILY_CAP: setting(
+    z.coerce.number().positive().optional(),
+    'Most credits all batches together may hold and spend per UTC day; files past it are skipped. Unset: no cap.',
+  ),
 
   BLOB_DIR: setting(z.string().min(1), 'Directory of the content-addressed file store.', {
     default: '.docpipe/blobs',
@@ -331,6 +335,7 @@ function shape(flat: Flat) {
       agentic_plus: flat.CREDITS_PER_PAGE_AGENTIC_PLUS,
       turbo: flat.CREDITS_PER_PAGE_TURBO,
     },
+    creditsDailyCap: flat.CREDITS_DAILY_CAP,
     storage: {
       blobDir: flat.BLOB_DIR,
       resultDir: flat.RESULT_DIR,

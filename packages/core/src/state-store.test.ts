@@ -188,19 +188,43 @@ describe('StateStore', () => {
     } = await store.createBatch({ spec, files: files(3), budgetCredits: 20 });
     expect((await store.reserveCredits(a!, 8)).granted).toBe(true);
     expect((await store.reserveCredits(a!, 8)).granted).toBe(true); // a re-delivery holds once
-    expect(await store.reserveCredits(b!, 10)).toEqual({ granted: true, used: 0, reserved: 18 });
-    expect(await store.reserveCredits(c!, 5)).toEqual({ granted: false, used: 0, reserved: 18 });
+    expect(await store.reserveCredits(b!, 10)).toMatchObject({ granted: true, used: 0, reserved: 18 });
+    expect(await store.reserveCredits(c!, 5)).toMatchObject({
+      granted: false,
+      refusedBy: 'batch',
+      used: 0,
+      reserved: 18,
+    });
     // a is billed 5 of its 8: 5 used, 3 + 10 held; c's 5 still does not fit (5 + 13 + 5 > 20).
     expect(await store.chargeCredits(a!, 5)).toBe(5);
     expect((await store.reserveCredits(c!, 5)).granted).toBe(false);
     // a finishes: the 3 it did not spend go back, and c fits.
     await walk(store, a!.id, ['uploading', 'extracting', 'completed']);
     expect((await store.getBatch(batch.id)).creditsReserved).toBe(10);
-    expect(await store.reserveCredits(c!, 5)).toEqual({ granted: true, used: 5, reserved: 15 });
+    expect(await store.reserveCredits(c!, 5)).toMatchObject({ granted: true, used: 5, reserved: 15 });
     // Lowering a hold always succeeds; a batch without a budget always grants.
     expect((await store.reserveCredits(b!, 2)).reserved).toBe(7);
     const unlimited = await store.createBatch({ spec, files: files(1) });
     expect((await store.reserveCredits(unlimited.files[0]!, 1e9)).granted).toBe(true);
+  });
+
+  it('holds and charges every batch against one daily cap', async () => {
+    const store = freshStore();
+    const first = await store.createBatch({ spec, files: files(2) });
+    const second = await store.createBatch({ spec, files: files(1), budgetCredits: 1000 });
+    expect((await store.reserveCredits(first.files[0]!, 60, 100)).granted).toBe(true);
+    expect(await store.reserveCredits(second.files[0]!, 50, 100)).toMatchObject({
+      granted: false,
+      refusedBy: 'day',
+      day: { used: 0, reserved: 60 },
+    });
+    await store.chargeCredits(first.files[0]!, 60);
+    await walk(store, first.files[0]!.id, ['uploading', 'extracting', 'completed']);
+    expect(await store.creditDay()).toEqual({ used: 60, reserved: 0 });
+    expect((await store.reserveCredits(second.files[0]!, 40, 100)).granted).toBe(true);
+    expect((await store.reserveCredits(first.files[1]!, 1, 100)).granted).toBe(false);
+    await store.transition(first.files[1]!.id, 'skipped', { skipReason: 'budget' });
+    expect(await store.creditDay()).toEqual({ used: 60, reserved: 40 });
   });
 
   it('lists files by state with cursor pagination', async () => {

@@ -26,6 +26,7 @@ import {
  *   {p}:file:{id}                  hash: state, names, remote ids, error …
  *   {p}:batches                    zset of batch ids by creation time
  *   {p}:idempotency:{key}          batch id created for a producer's idempotency key
+ *   {p}:credits:day:{YYYY-MM-DD}   hash: credits used and reserved that UTC day, all batches
  */
 export class StateKeys {
   constructor(readonly prefix: string) {}
@@ -46,6 +47,10 @@ export class StateKeys {
   }
   idempotency(key: string) {
     return `${this.prefix}:idempotency:${key}`;
+  }
+  /** Credits used and held by all batches on one UTC day. */
+  creditDay(date = new Date()) {
+    return `${this.prefix}:credits:day:${date.toISOString().slice(0, 10)}`;
   }
 }
 
@@ -113,6 +118,8 @@ if terminal[to] then
   local held = tonumber(redis.call('HGET', fileKey, 'reserved_credits') or '0')
   if held ~= 0 then
     redis.call('HINCRBYFLOAT', batchKey, 'credits_reserved', -held)
+    local day = redis.call('HGET', fileKey, 'reserved_day')
+    if day then redis.call('HINCRBYFLOAT', day, 'reserved', -held) end
     redis.call('HDEL', fileKey, 'reserved_credits')
   end
 end
@@ -152,53 +159,73 @@ return {'ok', from, done, status}
 
 /**
  * Sets a file's credit reservation to ARGV[1], refusing a raise that would take the batch's
- * used + reserved credits past its budget. Setting the amount a file already holds is a no-op,
- * so a re-delivered job reserves once.
+ * used + reserved credits past its budget, or the day's past the daily cap. Setting the amount a
+ * file already holds is a no-op, so a re-delivered job reserves once. A file stays on the day it
+ * first reserved on (`reserved_day`), so its charges and release land there.
  *
- * KEYS: file hash, batch hash.  Returns: { 1 | 0 (refused), used, reserved } after the call.
+ * KEYS: file hash, batch hash.  ARGV: amount, today's day key, daily cap ('' for none), TTL s.
+ * Returns: { granted 1 | 0, refused by ('' | 'batch' | 'day'), used, reserved, day used, day reserved }.
  */
 const RESERVE_SCRIPT = `
 local fileKey, batchKey = KEYS[1], KEYS[2]
 local amount = tonumber(ARGV[1])
+local day = redis.call('HGET', fileKey, 'reserved_day') or ARGV[2]
+local cap = tonumber(ARGV[3])
 local held = tonumber(redis.call('HGET', fileKey, 'reserved_credits') or '0')
 local used = tonumber(redis.call('HGET', batchKey, 'credits_used') or '0')
 local reserved = tonumber(redis.call('HGET', batchKey, 'credits_reserved') or '0')
 local budget = tonumber(redis.call('HGET', batchKey, 'budget_credits') or '')
+local dayUsed = tonumber(redis.call('HGET', day, 'used') or '0')
+local dayReserved = tonumber(redis.call('HGET', day, 'reserved') or '0')
 local delta = amount - held
-if budget and delta > 0 and used + reserved + delta > budget then
-  return {0, tostring(used), tostring(reserved)}
-end
-if delta ~= 0 then
+local refused = ''
+if delta > 0 and budget and used + reserved + delta > budget then refused = 'batch'
+elseif delta > 0 and cap and dayUsed + dayReserved + delta > cap then refused = 'day' end
+if refused == '' and delta ~= 0 then
   reserved = tonumber(redis.call('HINCRBYFLOAT', batchKey, 'credits_reserved', delta))
-  redis.call('HSET', fileKey, 'reserved_credits', amount)
+  dayReserved = tonumber(redis.call('HINCRBYFLOAT', day, 'reserved', delta))
+  redis.call('EXPIRE', day, ARGV[4])
+  redis.call('HSET', fileKey, 'reserved_credits', amount, 'reserved_day', day)
 end
-return {1, tostring(used), tostring(reserved)}
+return {refused == '' and 1 or 0, refused, tostring(used), tostring(reserved), tostring(dayUsed), tostring(dayReserved)}
 `;
 
 /**
- * Adds credits a file's remote job was billed to its batch, and takes them out of the file's
- * reservation (as far as it goes), so used + reserved stays the batch's expected spend.
+ * Adds credits a file's remote job was billed to its batch and to the day (the file's
+ * reservation day, else today), and takes them out of the file's reservation as far as it
+ * goes, so used + reserved stays the expected spend.
  *
- * KEYS: file hash, batch hash.  ARGV: credits.  Returns the batch's credits used.
+ * KEYS: file hash, batch hash.  ARGV: credits, today's day key, TTL s.  Returns the batch's credits used.
  */
 const CHARGE_SCRIPT = `
 local fileKey, batchKey = KEYS[1], KEYS[2]
 local credits = tonumber(ARGV[1])
+local day = redis.call('HGET', fileKey, 'reserved_day') or ARGV[2]
 local used = redis.call('HINCRBYFLOAT', batchKey, 'credits_used', credits)
+redis.call('HINCRBYFLOAT', day, 'used', credits)
+redis.call('EXPIRE', day, ARGV[3])
 local held = tonumber(redis.call('HGET', fileKey, 'reserved_credits') or '0')
 local take = math.min(held, credits)
 if take > 0 then
   redis.call('HINCRBYFLOAT', batchKey, 'credits_reserved', -take)
+  redis.call('HINCRBYFLOAT', day, 'reserved', -take)
   redis.call('HSET', fileKey, 'reserved_credits', held - take)
 end
 return used
 `;
 
-/** What a credit reservation found: granted or refused, and the batch's spend after it. */
+/** Day records live a little longer than their day, for the API and operators to read. */
+const CREDIT_DAY_TTL_SECONDS = 3 * 24 * 3600;
+
+/** What a credit reservation found: granted or refused (by what), and the spend after it. */
 export interface Reservation {
   granted: boolean;
+  refusedBy?: 'batch' | 'day';
+  /** The batch's credits used and held. */
   used: number;
   reserved: number;
+  /** The UTC day's, over all batches. */
+  day: { used: number; reserved: number };
 }
 
 /** One file transition as the batch's event stream records it. */
@@ -250,8 +277,12 @@ type RedisWithScripts = Redis & {
     batchKey: string,
     ...args: string[]
   ): Promise<[string, string, number, string]>;
-  docpipeReserve(fileKey: string, batchKey: string, amount: string): Promise<[number, string, string]>;
-  docpipeCharge(fileKey: string, batchKey: string, credits: string): Promise<string>;
+  docpipeReserve(
+    fileKey: string,
+    batchKey: string,
+    ...args: string[]
+  ): Promise<[number, string, string, string, string, string]>;
+  docpipeCharge(fileKey: string, batchKey: string, ...args: string[]): Promise<string>;
 };
 
 export class StateStore {
@@ -464,25 +495,50 @@ export class StateStore {
   }
 
   /**
-   * Holds `amount` credits of the batch's budget for a file (replacing what it held before),
-   * unless that would take used + reserved credits past the budget. A batch without a budget
-   * always grants. The reservation shrinks as the file is charged and is released when the
-   * file reaches a terminal state.
+   * Holds `amount` credits for a file (replacing what it held before), unless that would take
+   * the batch's used + reserved credits past its budget, or the UTC day's past `dailyCap`.
+   * The hold shrinks as the file is charged and is released when the file reaches a terminal
+   * state.
    */
-  async reserveCredits(file: Pick<FileRecord, 'id' | 'batchId'>, amount: number): Promise<Reservation> {
-    const [granted, used, reserved] = await this.redis.docpipeReserve(
+  async reserveCredits(
+    file: Pick<FileRecord, 'id' | 'batchId'>,
+    amount: number,
+    dailyCap?: number,
+  ): Promise<Reservation> {
+    const [granted, refusedBy, used, reserved, dayUsed, dayReserved] = await this.redis.docpipeReserve(
       this.keys.file(file.id),
       this.keys.batch(file.batchId),
       String(amount),
+      this.keys.creditDay(),
+      dailyCap === undefined ? '' : String(dailyCap),
+      String(CREDIT_DAY_TTL_SECONDS),
     );
-    return { granted: granted === 1, used: Number(used), reserved: Number(reserved) };
+    return {
+      granted: granted === 1,
+      ...(refusedBy ? { refusedBy: refusedBy as 'batch' | 'day' } : {}),
+      used: Number(used),
+      reserved: Number(reserved),
+      day: { used: Number(dayUsed), reserved: Number(dayReserved) },
+    };
   }
 
-  /** Adds billed credits to the batch total, out of the file's reservation; returns the total. */
+  /** Adds billed credits to the batch and the day, out of the file's hold; returns the batch total. */
   async chargeCredits(file: Pick<FileRecord, 'id' | 'batchId'>, credits: number): Promise<number> {
     return Number(
-      await this.redis.docpipeCharge(this.keys.file(file.id), this.keys.batch(file.batchId), String(credits)),
+      await this.redis.docpipeCharge(
+        this.keys.file(file.id),
+        this.keys.batch(file.batchId),
+        String(credits),
+        this.keys.creditDay(),
+        String(CREDIT_DAY_TTL_SECONDS),
+      ),
     );
+  }
+
+  /** Credits used and held on a UTC day (default today) by every batch. */
+  async creditDay(date = new Date()): Promise<{ used: number; reserved: number }> {
+    const hash = await this.redis.hgetall(this.keys.creditDay(date));
+    return { used: Number(hash.used ?? 0), reserved: Math.max(0, Number(hash.reserved ?? 0)) };
   }
 
   private async getBatchWithFiles(batchId: string) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type BatchRecord, type FileRecord, type Payload, PermanentError } from '@docpipe/core';
 import { isTerminalStatus, UpstreamNotFoundError } from '@docpipe/llamacloud';
-import { reserveAfterParse } from './budget.js';
+import { holdsCredits, reserveAfterParse } from './budget.js';
 import { createOrAdopt } from './create-or-adopt.js';
 import { extractJobId, failFile, skipFile } from './file-outcomes.js';
 import {
@@ -75,8 +75,8 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
       let errorMessage: string | null | undefined;
       let pages: number | undefined;
       try {
-        // With a budget, the page list tells what the extractions will cost.
-        const expand = batch.budgetCredits === undefined ? [] : ['metadata'];
+        // With a budget or cap, the page list tells what the extractions will cost.
+        const expand = holdsCredits(ctx, batch) ? ['metadata'] : [];
         const result = await ctx.llama.parse.get(parseJobId, { expand }, { retries: false });
         status = result.job.status;
         errorMessage = result.job.error_message;
