@@ -1,8 +1,4 @@
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
-
-const ajv = new Ajv2020({ allErrors: true, strict: false, validateSchema: true });
-(addFormats as unknown as (instance: Ajv2020) => void)(ajv);
+import { compileJsonSchema, metaSchemaProblems, validateAgainst } from '@docpipe/core';
 
 export interface SchemaProblem {
   path: string;
@@ -17,15 +13,10 @@ export function checkDataSchema(schema: unknown): SchemaProblem[] {
   if (!schema || typeof schema !== 'object' || Array.isArray(schema)) {
     return [{ path: '', message: 'data_schema must be a JSON object' }];
   }
-  const problems: SchemaProblem[] = [];
-  if (!ajv.validateSchema(schema)) {
-    for (const error of ajv.errors ?? []) {
-      problems.push({ path: error.instancePath || '/', message: error.message ?? 'invalid' });
-    }
-    return problems;
-  }
+  const problems = metaSchemaProblems(schema);
+  if (problems.length) return problems;
   try {
-    ajv.compile(schema);
+    compileJsonSchema(schema);
   } catch (error) {
     return [{ path: '/', message: (error as Error).message }];
   }
@@ -39,7 +30,4 @@ export function checkDataSchema(schema: unknown): SchemaProblem[] {
 }
 
 /** Validates data against a schema; returns error strings, empty when valid. */
-export function validateData(schema: object, data: unknown): string[] {
-  const validate = ajv.compile(schema);
-  return validate(data) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`);
-}
+export const validateData = (schema: object, data: unknown): string[] => validateAgainst(schema, data);

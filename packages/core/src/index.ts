@@ -8,6 +8,7 @@ export * from './ids.js';
 export * from './inflight-cap.js';
 export * from './inflight-registry.js';
 export * from './job-catalog.js';
+export * from './json-schema.js';
 export * from './liveness.js';
 export * from './llamacloud-routes.js';
 export * from './logger.js';
