@@ -4,6 +4,7 @@
  * `api`, `cloud-local`). `docpipe <command> --help` tells more.
  */
 
+import { writeFile } from 'node:fs/promises';
 import { DocpipeApiError, DocpipeClient } from '@docpipe/client';
 import { ConfigError, EXTRACT_TIERS, type ExtractTier } from '@docpipe/core';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -154,6 +155,33 @@ program
   .option('--ephemeral', 'keep files and jobs in memory only')
   .action(async () => {
     await import('@docpipe/cloud-local/main');
+  });
+
+program
+  .command('eval')
+  .description('score extraction on a labelled folder (a MANIFEST.json of {file, expected} entries)')
+  .argument('<folder>', 'a folder holding MANIFEST.json and the documents it names')
+  .option('-s, --schema <file.json>', "the JSON Schema to extract (default: the folder's *.schema.json)")
+  .addOption(new Option('--tier <tier>', 'extraction tier').choices(EXTRACT_TIERS).default('cost_effective'))
+  .option('--json <file>', 'also write the whole report as JSON')
+  .addHelpText(
+    'after',
+    `
+Runs on cloud-local in this process, or on LLAMA_CLOUD_BASE_URL with LLAMA_CLOUD_API_KEY when set.
+Example: npm run eval -- ../shared/corpus`,
+  )
+  .action(async (folder: string, options) => {
+    const { evaluateFolder, formatReport } = await import('./evaluate.js');
+    const env = process.env;
+    const report = await evaluateFolder(folder, {
+      tier: options.tier as ExtractTier,
+      ...(options.schema ? { schema: options.schema } : {}),
+      ...(env.LLAMA_CLOUD_BASE_URL
+        ? { upstream: { baseUrl: env.LLAMA_CLOUD_BASE_URL, apiKey: env.LLAMA_CLOUD_API_KEY ?? '' } }
+        : {}),
+    });
+    process.stdout.write(`${formatReport(report)}\n`);
+    if (options.json) await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
   });
 
 try {
