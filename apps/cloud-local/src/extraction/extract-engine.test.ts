@@ -55,4 +55,77 @@ describe('extractFromPages', () => {
       vendor: null,
     });
   });
+
+  const header = {
+    type: 'object',
+    properties: {
+      invoice_number: { type: ['string', 'null'] },
+      invoice_date: { type: ['string', 'null'], format: 'date' },
+      subtotal_amount: { type: ['number', 'null'] },
+      tax_amount: { type: ['number', 'null'] },
+      total_amount: { type: ['number', 'null'] },
+      currency: { type: ['string', 'null'] },
+      vendor_name: { type: ['string', 'null'] },
+      line_items: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { description: { type: 'string' }, amount: { type: 'number' } },
+        },
+      },
+    },
+  };
+  const page = (text: string) => [{ pageNumber: 1, text, markdown: '' }];
+
+  it('lets the longer of two overlapping labels win, and skips percentages', () => {
+    const { data } = extractFromPages(
+      page(
+        'Order #A-1001 placed March 3, 2024\nTotal before tax: $10.00\nSales Tax (8.5%): $0.85\nGrand Total: $10.85',
+      ),
+      header,
+    );
+    expect(data).toMatchObject({
+      invoice_number: 'A-1001',
+      subtotal_amount: 10,
+      tax_amount: 0.85,
+      total_amount: 10.85,
+      currency: 'USD',
+    });
+  });
+
+  it('reads values on the line below their label, in other languages and number formats', () => {
+    const { data } = extractFromPages(
+      page(
+        'Rechnungsnummer:\nKR-77\nRechnungsdatum:\n05.11.2024\nVerkäufer:\nNummer : 123\nMuster GmbH\nGesamtsumme\nnetto\n1 403,55\nGesamtsumme\nbrutto\n1 670,22 €',
+      ),
+      header,
+    );
+    expect(data).toMatchObject({
+      invoice_number: 'KR-77',
+      invoice_date: '2024-11-05',
+      vendor_name: 'Muster GmbH',
+      subtotal_amount: 1403.55,
+      total_amount: 1670.22,
+      currency: 'EUR',
+    });
+  });
+
+  it('reads line items from a table and stops where the totals begin', () => {
+    const { data } = extractFromPages(
+      page('Description\tQty\tAmount\nDesk lamp\t2\t49,00\nChair\t1\t189,00\nTotal\t238,00'),
+      header,
+    );
+    expect(data.line_items).toEqual([
+      { description: 'Desk lamp', amount: 49 },
+      { description: 'Chair', amount: 189 },
+    ]);
+  });
+
+  it('invents no currency or seller for a text that is not about money', () => {
+    const { data } = extractFromPages(
+      page('ACME RESEARCH\nA paper about 3 agents and $ signs.\nDate: 2024-01-02'),
+      header,
+    );
+    expect(data).toMatchObject({ currency: null, vendor_name: null, total_amount: null });
+  });
 });

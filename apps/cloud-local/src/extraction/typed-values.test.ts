@@ -30,8 +30,15 @@ describe('parseDate', () => {
     ['March 12, 2024', '2024-03-12'],
     ['12. März 2024', '2024-03-12'],
     ['7 février 2016', '2016-02-07'],
+    ['3 maart 2025', '2025-03-03'],
+    ['19 listopada 2024', '2024-11-19'],
   ])('%s → %s', (text, iso) => {
     expect(parseDate(text)).toBe(iso);
+  });
+
+  it('reads slash dates day first in European documents', () => {
+    expect(parseDate('03/12/2024', { dayFirst: true })).toBe('2024-12-03');
+    expect(parseDate('11/23/2024', { dayFirst: true })).toBe('2024-11-23');
   });
 
   it('rejects impossible dates', () => {

@@ -35,18 +35,18 @@ export function parseAmount(text: string): number | null {
 
 const MONTHS: Record<string, number> = {};
 const MONTH_NAMES = [
-  ['january', 'jan', 'januar', 'janvier', 'enero'],
-  ['february', 'feb', 'februar', 'février', 'fevrier', 'febrero'],
-  ['march', 'mar', 'märz', 'maerz', 'mars', 'marzo'],
-  ['april', 'apr', 'avril', 'abril'],
-  ['may', 'mai', 'mayo'],
-  ['june', 'jun', 'juni', 'juin', 'junio'],
-  ['july', 'jul', 'juli', 'juillet', 'julio'],
-  ['august', 'aug', 'août', 'aout', 'agosto'],
-  ['september', 'sep', 'sept', 'septembre', 'septiembre'],
-  ['october', 'oct', 'oktober', 'okt', 'octobre', 'octubre'],
-  ['november', 'nov', 'novembre', 'noviembre'],
-  ['december', 'dec', 'dezember', 'dez', 'décembre', 'decembre', 'diciembre'],
+  ['january', 'jan', 'januar', 'janvier', 'enero', 'januari', 'stycznia', 'styczeń'],
+  ['february', 'feb', 'februar', 'février', 'fevrier', 'febrero', 'februari', 'lutego', 'luty'],
+  ['march', 'mar', 'märz', 'maerz', 'mars', 'marzo', 'maart', 'marca', 'marzec'],
+  ['april', 'apr', 'avril', 'abril', 'kwietnia', 'kwiecień'],
+  ['may', 'mai', 'mayo', 'mei', 'maja', 'maj'],
+  ['june', 'jun', 'juni', 'juin', 'junio', 'czerwca', 'czerwiec'],
+  ['july', 'jul', 'juli', 'juillet', 'julio', 'lipca', 'lipiec'],
+  ['august', 'aug', 'août', 'aout', 'agosto', 'augustus', 'sierpnia', 'sierpień'],
+  ['september', 'sep', 'sept', 'septembre', 'septiembre', 'września', 'wrzesień'],
+  ['october', 'oct', 'oktober', 'okt', 'octobre', 'octubre', 'października', 'październik'],
+  ['november', 'nov', 'novembre', 'noviembre', 'listopada', 'listopad'],
+  ['december', 'dec', 'dezember', 'dez', 'décembre', 'decembre', 'diciembre', 'grudnia', 'grudzień'],
 ];
 MONTH_NAMES.forEach((names, index) => {
   for (const name of names) MONTHS[name] = index + 1;
@@ -63,24 +63,28 @@ const fullYear = (year: string) => (year.length === 2 ? 2000 + Number(year) : Nu
 
 /**
  * "2024-03-12", "12.03.2024", "03/12/2024", "March 12, 2024", "12. März 2024" → "2024-03-12".
- * Slash dates are read month first (US) unless the first number cannot be a month.
+ * Slash dates are read month first (US) unless `dayFirst` is set, and either way by the number
+ * that cannot be a month when one of them cannot.
  */
-export function parseDate(text: string): string | null {
-  let match = /(\d{4})-(\d{1,2})-(\d{1,2})/.exec(text);
+export function parseDate(text: string, options: { dayFirst?: boolean } = {}): string | null {
+  let match = /(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)/.exec(text);
   if (match) return iso(Number(match[1]), Number(match[2]), Number(match[3]));
-  match = /(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{2,4})/.exec(text);
+  match = /(?<![\d.])(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4}|\d{2}(?![\d,]))/.exec(text);
   if (match) return iso(fullYear(match[3]!), Number(match[2]), Number(match[1]));
-  match = /(\d{1,2})\/(\d{1,2})\/(\d{2,4})/.exec(text);
+  match = /(?<![\d/])(\d{1,2})\/(\d{1,2})\/(\d{4}|\d{2})(?![\d/])/.exec(text);
   if (match) {
     const [first, second] = [Number(match[1]), Number(match[2])];
-    return first > 12 ? iso(fullYear(match[3]!), second, first) : iso(fullYear(match[3]!), first, second);
+    const dayFirst = first > 12 || (options.dayFirst === true && second <= 12);
+    return dayFirst ? iso(fullYear(match[3]!), second, first) : iso(fullYear(match[3]!), first, second);
   }
-  match = /([A-Za-zÀ-ÿ]+)\.?\s+(\d{1,2}),?\s+(\d{4})/.exec(text);
-  if (match && MONTHS[match[1]!.toLowerCase()])
-    return iso(Number(match[3]), MONTHS[match[1]!.toLowerCase()]!, Number(match[2]));
-  match = /(\d{1,2})\.?\s+([A-Za-zÀ-ÿ]+)\.?\s+(\d{4})/.exec(text);
-  if (match && MONTHS[match[2]!.toLowerCase()])
-    return iso(Number(match[3]), MONTHS[match[2]!.toLowerCase()]!, Number(match[1]));
+  for (const m of text.matchAll(/([\p{L}]+)\.?\s+(\d{1,2}),?\s+(\d{4})/gu)) {
+    const month = MONTHS[m[1]!.toLowerCase()];
+    if (month) return iso(Number(m[3]), month, Number(m[2]));
+  }
+  for (const m of text.matchAll(/(\d{1,2})\.?\s+([\p{L}]+)\.?\s+(\d{4})/gu)) {
+    const month = MONTHS[m[2]!.toLowerCase()];
+    if (month) return iso(Number(m[3]), month, Number(m[1]));
+  }
   return null;
 }
 
