@@ -131,11 +131,11 @@ describe('the pipeline, end to end', () => {
     try {
       stack = await startStack({ env: { CALLBACK_SIGNING_SECRET: secret, TIME_SCALE: '0.001' } });
       await stack.startWorkerInProcess();
-      // cloud-local does not support per_table_row: that extraction fails on every file.
+      // `beyond` asks for a page no document has: that extraction fails on every file.
       const spec: BatchSpec = {
         extract: [
           { ...twoSchemas.extract[0]!, name: 'good' },
-          { ...twoSchemas.extract[0]!, name: 'rows', extraction_target: 'per_table_row' },
+          { ...twoSchemas.extract[0]!, name: 'beyond', target_pages: '99' },
         ],
       };
       const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/done`;
@@ -144,10 +144,10 @@ describe('the pipeline, end to end', () => {
       expect(done.counters.byState.failed).toBe(3);
       const results = await resultsOf(stack, batch.id);
       expect(results.filter((r) => r.schema === 'good').every((r) => r.status === 'completed')).toBe(true);
-      const rows = results.filter((r) => r.schema === 'rows');
+      const beyond = results.filter((r) => r.schema === 'beyond');
       expect(
-        rows.every(
-          (r) => r.status === 'failed' && /per_table_row is not supported/.test(r.error?.message ?? ''),
+        beyond.every(
+          (r) => r.status === 'failed' && /selects none of the document/.test(r.error?.message ?? ''),
         ),
       ).toBe(true);
       const file = (await stack.state.listFiles(batch.id)).items[0]!;

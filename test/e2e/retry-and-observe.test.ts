@@ -70,11 +70,11 @@ describe('retry of failed work', () => {
       env: { TIME_SCALE: '0.001' },
     });
     await stack.startWorkerInProcess();
-    // `rows` always fails (cloud-local does not support per_table_row); `good` always works.
+    // `beyond` always fails (it asks for a page no document has); `good` always works.
     const spec = {
       extract: [
         { ...twoSchemas.extract[0]!, name: 'good' },
-        { ...twoSchemas.extract[0]!, name: 'rows', extraction_target: 'per_table_row' as const },
+        { ...twoSchemas.extract[0]!, name: 'beyond', target_pages: '99' },
       ],
     };
     const [plain, poison] = [mixedDocuments(1)[0]!, named('poison-', mixedDocuments(2))[1]!];
@@ -96,11 +96,11 @@ describe('retry of failed work', () => {
     });
     const done = await stack.waitForBatch(batch.id);
     expect(done).toMatchObject({ status: 'completed_with_errors', sequence: 2 });
-    expect(done.counters.byState.failed).toBe(2); // `rows` fails again, as it must
+    expect(done.counters.byState.failed).toBe(2); // `beyond` fails again, as it must
 
     const stats = await stack.sim<SimStats>('stats');
-    // Parse: plain once, poison twice. Extract: round 1 plain good + rows; round 2 plain rows
-    // only (its `good` result is kept), poison good + rows.
+    // Parse: plain once, poison twice. Extract: round 1 plain good + beyond; round 2 plain
+    // beyond only (its `good` result is kept), poison good + beyond.
     expect(stats.jobsCreated.parse).toBe(3);
     expect(stats.jobsCreated.extract).toBe(5);
     const results = await resultsOf(stack, batch.id);

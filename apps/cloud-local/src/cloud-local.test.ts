@@ -120,6 +120,51 @@ describe('cloud-local with the official SDK', () => {
     expect(done.extract_result).toMatchObject({ invoice_number: 'INV-OLD', total_amount: 5 });
   });
 
+  it('extracts one object per table row (per_table_row), with row metadata, and generates schemas', async () => {
+    const html = Buffer.from(
+      '<table><tr><th>Description</th><th>Qty</th><th>Amount</th></tr>' +
+        '<tr><td>Desk lamp</td><td>2</td><td>49.00</td></tr><tr><td>Chair</td><td>1</td><td>189.00</td></tr></table>',
+    );
+    const file = await upload(client, 'items.html', html);
+    const row = {
+      type: 'object',
+      properties: {
+        description: { type: 'string' },
+        quantity: { type: 'number' },
+        amount: { type: 'number' },
+      },
+    };
+    const job = await client.extract.create({
+      file_input: file.id,
+      configuration: { data_schema: row, extraction_target: 'per_table_row', cite_sources: true },
+    });
+    const done = await waitExtract(client, job.id);
+    expect(done.extract_result).toEqual([
+      { description: 'Desk lamp', quantity: 2, amount: 49 },
+      { description: 'Chair', quantity: 1, amount: 189 },
+    ]);
+    const rows = (done.extract_metadata?.field_metadata as { row_metadata: unknown[] }).row_metadata;
+    expect(rows[1]).toMatchObject({ amount: { citation: [{ page: 1, matching_text: 'Chair\t1\t189.00' }] } });
+
+    const invoice = await upload(client, 'gen.txt', Buffer.from(invoiceLines('G-1', '10.00').join('\n')));
+    const generated = await client.extract.generateSchema({
+      file_id: invoice.id,
+      prompt: 'also the due date',
+    });
+    expect(generated.parameters).toMatchObject({ product_type: 'extract_v2' });
+    const schema = (
+      generated.parameters as unknown as { data_schema: { properties: Record<string, unknown> } }
+    ).data_schema;
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['invoice_number', 'invoice_date', 'total_amount', 'currency', 'due_date']),
+    );
+    expect(schema.properties.total_amount).toEqual({
+      type: ['number', 'null'],
+      description: expect.any(String),
+    });
+    await expect(client.extract.generateSchema({})).rejects.toThrow(/prompt, a file_id or a data_schema/);
+  });
+
   it('lists jobs by repeated job_ids, newest first, with paging', async () => {
     const file = await upload(client, 'list.txt', Buffer.from(invoiceLines('L-1', '1').join('\n')));
     const ids: string[] = [];

@@ -3,7 +3,7 @@ import type { Logger } from '@docpipe/core';
 import { EXTRACT_CREDITS_PER_PAGE, PARSE_CREDITS_PER_PAGE } from '@docpipe/core';
 import type { ParsePool } from './documents/parse-pool.js';
 import type { ParsedPage } from './documents/parsed-document.js';
-import { extractFromPages } from './extraction/extract-engine.js';
+import { extractFromPages, extractTableRows } from './extraction/extract-engine.js';
 import type { Simulation } from './simulation.js';
 import {
   type CloudStore,
@@ -242,6 +242,14 @@ export class JobEngine {
       return;
     }
     const pages = selectPages(source.pages, configuration.target_pages, configuration.max_pages);
+    if (pages.length === 0) {
+      await this.finish(
+        job,
+        'FAILED',
+        `target_pages "${String(configuration.target_pages)}" selects none of the document's ${source.pages.length} pages`,
+      );
+      return;
+    }
     const target = configuration.extraction_target ?? 'per_doc';
     const schema = configuration.data_schema as Parameters<typeof extractFromPages>[1];
     let result: unknown;
@@ -255,8 +263,9 @@ export class JobEngine {
       result = output.data;
       fieldMetadata = { document_metadata: output.fieldMetadata };
     } else {
-      await this.finish(job, 'FAILED', `extraction_target ${String(target)} is not supported by cloud-local`);
-      return;
+      const rows = extractTableRows(pages, schema);
+      result = rows.map((row) => row.data);
+      fieldMetadata = { row_metadata: rows.map((row) => row.fieldMetadata) };
     }
     await this.waitLatency(job, started, tier, pages.length);
     if (job.status !== 'RUNNING') return;
@@ -289,7 +298,7 @@ export class JobEngine {
   }
 
   /** Parses a stored file once and remembers the outcome (pages, or the failure message). */
-  private async pagesOfFile(fileId: string): Promise<ParsedPage[] | string> {
+  async pagesOfFile(fileId: string): Promise<ParsedPage[] | string> {
     const cached = this.parsedFiles.get(fileId);
     if (cached) return cached;
     const file = this.store.files.get(fileId);

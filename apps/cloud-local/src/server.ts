@@ -4,6 +4,7 @@ import busboy from 'busboy';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { ParsedPage } from './documents/parsed-document.js';
+import { generateSchema } from './extraction/schema-generate.js';
 import { errorMiddleware, HttpError, notFound, parseOr422 } from './http-errors.js';
 import { type JobEngine, JobInputError } from './job-engine.js';
 import { matchRoute } from './route-table.js';
@@ -515,6 +516,47 @@ export function createApp(deps: ServerDeps): express.Express {
       const body = parseOr422(z.object({ data_schema: z.record(z.string(), z.unknown()) }), req.body);
       schemaProblemsOr422(body.data_schema, ['body', 'data_schema']);
       res.json({ data_schema: body.data_schema });
+    }),
+  );
+
+  app.post(
+    '/api/v2/extract/schema/generate',
+    asyncRoute(async (req, res) => {
+      const body = parseOr422(
+        z.object({
+          prompt: z.string().nullish(),
+          file_id: z.string().nullish(),
+          data_schema: z.record(z.string(), z.unknown()).nullish(),
+          name: z.string().nullish(),
+        }),
+        req.body ?? {},
+      );
+      if (body.data_schema) schemaProblemsOr422(body.data_schema, ['body', 'data_schema']);
+      let pages: ParsedPage[] | undefined;
+      if (body.file_id) {
+        const parsed = await engine.pagesOfFile(body.file_id);
+        if (typeof parsed === 'string') {
+          if (!store.files.has(body.file_id)) throw notFound(`File ${body.file_id}`);
+          throw new HttpError(422, [{ loc: ['body', 'file_id'], msg: parsed, type: 'value_error' }]);
+        }
+        pages = parsed;
+      }
+      const dataSchema = generateSchema({
+        ...(body.prompt ? { prompt: body.prompt } : {}),
+        ...(pages ? { pages } : {}),
+        ...(body.data_schema ? { dataSchema: body.data_schema } : {}),
+      });
+      if (!dataSchema) {
+        throw new HttpError(422, [
+          {
+            loc: ['body'],
+            msg: 'Give a prompt, a file_id or a data_schema that names at least one field',
+            type: 'value_error',
+          },
+        ]);
+      }
+      const name = body.name ?? `extract-${Object.keys(dataSchema.properties).slice(0, 3).join('-')}`;
+      res.json({ name, parameters: { product_type: 'extract_v2', data_schema: dataSchema } });
     }),
   );
 

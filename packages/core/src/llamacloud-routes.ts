@@ -20,6 +20,7 @@ export const LLAMACLOUD_ROUTES: readonly { method: string; template: string; end
   { method: 'DELETE', template: '/api/v2/parse/:id', endpoint: 'create' },
   { method: 'POST', template: '/api/v2/extract', endpoint: 'create' },
   { method: 'POST', template: '/api/v2/extract/schema/validation', endpoint: 'read' },
+  { method: 'POST', template: '/api/v2/extract/schema/generate', endpoint: 'read' },
   { method: 'GET', template: '/api/v2/extract', endpoint: 'read' },
   { method: 'GET', template: '/api/v2/extract/:id', endpoint: 'read' },
   { method: 'POST', template: '/api/v2/extract/:id/cancel', endpoint: 'create' },

@@ -108,6 +108,12 @@ describe('LlamaCloudClient against cloud-local', () => {
       expect(listed.items.map((j) => j.id)).toEqual([job.id]);
       expect(listed.nextPageToken).toBeUndefined();
       expect(await c.extract.validateSchema(schema)).toEqual(schema);
+      const generated = await c.extract.generateSchema({ prompt: 'the invoice number and the total' });
+      expect(generated.parameters.product_type).toBe('extract_v2');
+      expect(Object.keys(generated.parameters.data_schema?.properties as object)).toEqual([
+        'invoice_number',
+        'total_amount',
+      ]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,8 @@ import {
   type ExtractJob,
   extractJobSchema,
   fileSchema,
+  type GeneratedConfiguration,
+  generatedConfigurationSchema,
   type LlamaFile,
   type Page,
   type ParseJob,
@@ -313,6 +315,27 @@ export class LlamaCloudClient {
           call,
         )
       ).data_schema,
+    /** A schema from a prompt, a file's labelled fields and/or a schema to extend. */
+    generateSchema: (
+      input: { prompt?: string; fileId?: string; dataSchema?: Record<string, unknown>; name?: string },
+      call?: CallOptions,
+    ): Promise<GeneratedConfiguration> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: '/api/v2/extract/schema/generate',
+          route: '/api/v2/extract/schema/generate',
+          idempotent: true,
+          schema: generatedConfigurationSchema,
+          json: {
+            ...(input.prompt ? { prompt: input.prompt } : {}),
+            ...(input.fileId ? { file_id: input.fileId } : {}),
+            ...(input.dataSchema ? { data_schema: input.dataSchema } : {}),
+            ...(input.name ? { name: input.name } : {}),
+          },
+        },
+        call,
+      ),
   };
 
   async close(): Promise<void> {

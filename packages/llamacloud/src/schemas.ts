@@ -147,3 +147,13 @@ export interface ExtractConfiguration {
   parse_tier?: string;
   system_prompt?: string;
 }
+
+/** A product configuration request, as schema generation returns it (`{name, parameters}`). */
+export const generatedConfigurationSchema = z.looseObject({
+  name: z.string(),
+  parameters: z.looseObject({
+    product_type: z.string(),
+    data_schema: nullish(z.record(z.string(), z.unknown())),
+  }),
+});
+export type GeneratedConfiguration = z.output<typeof generatedConfigurationSchema>;

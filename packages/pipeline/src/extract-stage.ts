@@ -206,7 +206,9 @@ async function completeTask(
   attempts: number,
 ) {
   const credits = remote.usage?.credits ?? null;
-  const errors = spec.data_schema ? validateResult(spec.data_schema, remote.extract_result ?? null) : [];
+  const errors = spec.data_schema
+    ? validateResult(spec.data_schema, remote.extract_result ?? null, spec.extraction_target)
+    : [];
   await ctx.results.put(
     file.batchId,
     file.id,

@@ -93,7 +93,7 @@ const CONCEPT_LABELS = CONCEPTS.flatMap((concept) =>
 /** Short words that qualify the label above them ("Gesamtsumme" / "netto" / "403,55"). */
 const QUALIFIERS = new Set(['netto', 'brutto', 'net', 'gross', 'ht', 'ttc', 'excl. vat', 'incl. vat']);
 
-class DocumentText {
+export class DocumentText {
   readonly lines: Line[];
   readonly hits: LabelHit[];
   /** Dates read day first (13/11/2017) unless the document looks American. */
@@ -153,6 +153,27 @@ function labelHits(line: Line, index: number): LabelHit[] {
 /** Extracts one object from the pages, as `schema` describes it. */
 export function extractFromPages(pages: readonly ParsedPage[], schema: JsonSchema): ExtractionOutput {
   return fillObject(new DocumentText(pages), schema);
+}
+
+/**
+ * per_table_row: one object per row of the first table whose header names the schema's
+ * properties; no such table, no rows.
+ */
+export function extractTableRows(pages: readonly ParsedPage[], schema: JsonSchema): ExtractionOutput[] {
+  return tableRows(new DocumentText(pages), schema).map((row) => ({
+    data: row.value,
+    fieldMetadata: Object.fromEntries(
+      Object.entries(row.value)
+        .filter(([, value]) => value !== null)
+        .map(([key]) => [
+          key,
+          {
+            citation: [{ page: row.line.page, matching_text: row.line.text }],
+            confidence: 0.8,
+          } satisfies FieldEvidence,
+        ]),
+    ),
+  }));
 }
 
 function fillObject(doc: DocumentText, schema: JsonSchema): ExtractionOutput {
