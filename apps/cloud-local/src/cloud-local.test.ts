@@ -143,8 +143,11 @@ describe('cloud-local with the official SDK', () => {
       { description: 'Desk lamp', quantity: 2, amount: 49 },
       { description: 'Chair', quantity: 1, amount: 189 },
     ]);
-    const rows = (done.extract_metadata?.field_metadata as { row_metadata: unknown[] }).row_metadata;
-    expect(rows[1]).toMatchObject({ amount: { citation: [{ page: 1, matching_text: 'Chair\t1\t189.00' }] } });
+    const rows = (done.extract_metadata?.field_metadata as { row_metadata?: unknown[] } | undefined)
+      ?.row_metadata;
+    expect(rows?.[1]).toMatchObject({
+      amount: { citation: [{ page: 1, matching_text: 'Chair\t1\t189.00' }] },
+    });
 
     const invoice = await upload(client, 'gen.txt', Buffer.from(invoiceLines('G-1', '10.00').join('\n')));
     const generated = await client.extract.generateSchema({
