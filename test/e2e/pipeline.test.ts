@@ -7,6 +7,7 @@ import {
   InflightRegistry,
   type SimStats,
 } from '@docpipe/core';
+import { LlamaCloudClient } from '@docpipe/llamacloud';
 import {
   CALLBACK_SIGNATURE_HEADER,
   handleLlamaCloudWebhook,
@@ -162,6 +163,29 @@ describe('the pipeline, end to end', () => {
     } finally {
       receiver.close();
     }
+  });
+
+  it('extracts with a configuration saved upstream (configuration_id) next to an inline schema', async () => {
+    stack = await startStack({ env: { TIME_SCALE: '0.001' } });
+    await stack.startWorkerInProcess();
+    const llama = new LlamaCloudClient({ baseUrl: stack.cloud.url, apiKey: stack.cloud.apiKey });
+    const saved = await llama.configurations.create({
+      name: 'currency-only',
+      parameters: { product_type: 'extract_v2', data_schema: twoSchemas.extract[1]!.data_schema! },
+    });
+    await llama.close();
+    const { data_schema: _, ...base } = twoSchemas.extract[1]!;
+    const spec: BatchSpec = {
+      extract: [twoSchemas.extract[0]!, { ...base, name: 'saved', configuration_id: saved.id }],
+    };
+    const { batch } = await stack.enqueue(mixedDocuments(4), spec);
+    expect((await stack.waitForBatch(batch.id)).status).toBe('completed');
+    const results = await resultsOf(stack, batch.id);
+    const fromSaved = results.filter((r) => r.schema === 'saved');
+    expect(fromSaved).toHaveLength(4);
+    expect(
+      fromSaved.every((r) => r.status === 'completed' && (r.data as { currency: string }).currency === 'EUR'),
+    ).toBe(true);
   });
 
   it('loses nothing when a worker process is killed with SIGKILL mid-batch', async () => {

@@ -168,6 +168,53 @@ describe('cloud-local with the official SDK', () => {
     await expect(client.extract.generateSchema({})).rejects.toThrow(/prompt, a file_id or a data_schema/);
   });
 
+  it('saves configurations (upsert by name and product), runs jobs from them, and keeps presets read-only', async () => {
+    const created = await client.configurations.create({
+      name: 'invoices',
+      parameters: { product_type: 'extract_v2', data_schema: invoiceSchema, tier: 'agentic' },
+    });
+    expect(created).toMatchObject({
+      id: expect.stringMatching(/^cfg-/),
+      name: 'invoices',
+      product_type: 'extract_v2',
+    });
+    const again = await client.configurations.create({
+      name: 'invoices',
+      parameters: { product_type: 'extract_v2', data_schema: invoiceSchema, tier: 'cost_effective' },
+    });
+    expect(again.id).toBe(created.id);
+    expect((again.parameters as { tier: string }).tier).toBe('cost_effective');
+
+    const file = await upload(client, 'cfg.txt', Buffer.from(invoiceLines('CFG-1', '12.00').join('\n')));
+    const job = await client.extract.create({ file_input: file.id, configuration_id: created.id });
+    const done = await waitExtract(client, job.id);
+    expect(done).toMatchObject({ configuration_id: created.id, extract_result: { invoice_number: 'CFG-1' } });
+    const listed = [];
+    for await (const config of client.configurations.list({ product_type: ['extract_v2'] }))
+      listed.push(config.id);
+    expect(listed).toContain(created.id);
+
+    const parse = (await client.post('/api/v2/parse', {
+      body: { file_id: file.id, configuration_id: 'cfg-PARSE_AGENTIC' },
+    })) as { id: string; tier: string };
+    expect(parse.tier).toBe('agentic');
+    await expect(
+      client.extract.create({ file_input: file.id, configuration_id: 'cfg-PARSE_AGENTIC' }),
+    ).rejects.toThrow(/parse_v2 configuration; this job needs extract_v2/);
+    await expect(client.configurations.delete('cfg-PARSE_AGENTIC')).rejects.toThrow(/built-in preset/);
+    await expect(
+      client.configurations.create({
+        name: 'bad',
+        parameters: { product_type: 'extract_v2', data_schema: { type: 'nope' } },
+      }),
+    ).rejects.toThrow(/data_schema/);
+
+    const renamed = await client.configurations.update(created.id, { name: 'invoices-v2' });
+    expect(renamed).toMatchObject({ id: created.id, name: 'invoices-v2' });
+    await client.configurations.delete(created.id);
+    await expect(client.configurations.retrieve(created.id)).rejects.toThrow(/not found/);
+  });
+
   it('lists jobs by repeated job_ids, newest first, with paging', async () => {
     const file = await upload(client, 'list.txt', Buffer.from(invoiceLines('L-1', '1').join('\n')));
     const ids: string[] = [];

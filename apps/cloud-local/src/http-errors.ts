@@ -54,3 +54,9 @@ export function errorMiddleware(error: unknown, _req: Request, res: Response, _n
   }
   res.status(500).json({ detail: `Internal error: ${(error as Error).message}` });
 }
+
+/** An async route handler whose rejections reach the error middleware. */
+export const asyncRoute =
+  (handler: (req: Request, res: Response) => Promise<unknown>) =>
+  (req: Request, res: Response, next: NextFunction) =>
+    handler(req, res).catch(next);

@@ -3,9 +3,10 @@ import type { Logger } from '@docpipe/core';
 import busboy from 'busboy';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { configurationFor, configurationRoutes } from './configurations.js';
 import type { ParsedPage } from './documents/parsed-document.js';
 import { generateSchema } from './extraction/schema-generate.js';
-import { errorMiddleware, HttpError, notFound, parseOr422 } from './http-errors.js';
+import { asyncRoute, errorMiddleware, HttpError, notFound, parseOr422 } from './http-errors.js';
 import { type JobEngine, JobInputError } from './job-engine.js';
 import { matchRoute } from './route-table.js';
 import { checkDataSchema } from './schema-validation.js';
@@ -27,11 +28,6 @@ export interface ServerDeps {
   apiKey: string;
   maxUploadBytes: number;
 }
-
-const asyncRoute =
-  (handler: (req: Request, res: Response) => Promise<unknown>) =>
-  (req: Request, res: Response, next: NextFunction) =>
-    handler(req, res).catch(next);
 
 /** Query values as arrays: `?job_ids=a&job_ids=b` (the SDK's repeat format) and `?job_ids=a,b` alike. */
 function queryList(value: unknown): string[] {
@@ -180,8 +176,9 @@ function readMultipart(req: Request, maxBytes: number, fileField: string): Promi
 const webhookConfigurations = z.array(z.record(z.string(), z.unknown())).nullish();
 
 const parseCreateSchema = z.object({
-  tier: z.string().min(1),
-  version: z.string().min(1).default('latest'),
+  tier: z.string().min(1).nullish(),
+  version: z.string().min(1).nullish(),
+  configuration_id: z.string().nullish(),
   file_id: z.string().nullish(),
   source_url: z.string().nullish(),
   name: z.string().nullish(),
@@ -223,11 +220,20 @@ const extractCreateSchema = z
   });
 
 /** What a Parse v2 create body asks the engine for (the engine names the job after its file by default). */
-function parseJobInput(body: z.output<typeof parseCreateSchema>, fileId: string) {
+function parseJobInput(body: z.output<typeof parseCreateSchema>, fileId: string, store: CloudStore) {
+  const saved: Record<string, unknown> = body.configuration_id
+    ? configurationFor(store, body.configuration_id, 'parse_v2')
+    : {};
+  const tier = body.tier ?? (typeof saved.tier === 'string' ? saved.tier : undefined);
+  if (!tier) {
+    throw new HttpError(422, [
+      { loc: ['body', 'tier'], msg: 'Field required (or give a parse_v2 configuration_id)', type: 'missing' },
+    ]);
+  }
   return {
     fileId,
-    tier: body.tier,
-    version: body.version,
+    tier,
+    version: body.version ?? (typeof saved.version === 'string' ? saved.version : 'latest'),
     name: body.name ?? null,
     userMetadata: body.user_metadata ?? null,
     pageRanges: body.page_ranges ?? null,
@@ -445,7 +451,7 @@ export function createApp(deps: ServerDeps): express.Express {
             : [{ loc: ['body', 'file_id'], msg: 'Provide file_id or source_url', type: 'missing' }],
         );
       }
-      const job = await engine.createParse(parseJobInput(body, body.file_id));
+      const job = await engine.createParse(parseJobInput(body, body.file_id, store));
       res.json(parseJobJson(job));
     }),
   );
@@ -467,7 +473,7 @@ export function createApp(deps: ServerDeps): express.Express {
       }
       const body = parseOr422(parseCreateSchema, configuration);
       const file = await storeFile(upload.file, 'parse', null);
-      const job = await engine.createParse(parseJobInput(body, file.id));
+      const job = await engine.createParse(parseJobInput(body, file.id, store));
       res.json(parseJobJson(job));
     }),
   );
@@ -508,6 +514,8 @@ export function createApp(deps: ServerDeps): express.Express {
       res.json({ id: job.id, project_id: PROJECT_ID });
     }),
   );
+
+  configurationRoutes(app, store, paginate);
 
   // Extract v2
   app.post(
@@ -565,8 +573,10 @@ export function createApp(deps: ServerDeps): express.Express {
     asyncRoute(async (req, res) => {
       const body = parseOr422(extractCreateSchema, req.body);
       const fileInput = (body.file_input ?? body.document_input_value)!;
-      if (body.configuration_id) throw notFound(`Configuration ${body.configuration_id}`);
-      const configuration = body.configuration ?? body.config?.extract_options;
+      const saved = body.configuration_id
+        ? parseOr422(extractConfigurationSchema, configurationFor(store, body.configuration_id, 'extract_v2'))
+        : undefined;
+      const configuration = body.configuration ?? body.config?.extract_options ?? saved;
       if (!configuration) {
         throw new HttpError(422, [
           {
@@ -580,7 +590,7 @@ export function createApp(deps: ServerDeps): express.Express {
       const job = await engine.createExtract({
         fileInput,
         configuration,
-        configurationId: null,
+        configurationId: body.configuration ? null : (body.configuration_id ?? null),
         webhookConfigurations: body.webhook_configurations ?? [],
       });
       res.json(extractJobJson(job, []));

@@ -68,12 +68,16 @@ export const newExtractJobId = () => `ext-${randomUUID()}`;
 export class CloudStore {
   readonly files = new Map<string, StoredFile>();
   readonly jobs = new Map<string, Job>();
+  readonly configurations: Records<Configuration>;
   private readonly bytes = new Map<string, Buffer>();
 
-  private constructor(private readonly dataDir: string | undefined) {}
+  private constructor(private readonly dataDir: string | undefined) {
+    this.configurations = new Records(dataDir && join(dataDir, 'configurations'));
+  }
 
   static async open(dataDir: string | undefined): Promise<CloudStore> {
     const store = new CloudStore(dataDir);
+    await store.configurations.load();
     if (dataDir) {
       for (const dir of ['files', 'blobs', 'jobs']) await mkdir(join(dataDir, dir), { recursive: true });
       for (const name of await readdir(join(dataDir, 'files'))) {
@@ -135,6 +139,54 @@ export class CloudStore {
   async clear(): Promise<void> {
     for (const id of [...this.files.keys()]) await this.deleteFile(id);
     for (const id of [...this.jobs.keys()]) await this.deleteJob(id);
+    for (const record of this.configurations.all()) await this.configurations.delete(record.id);
+  }
+}
+
+/** A saved product configuration (`/api/v1/beta/configurations`). */
+export interface Configuration {
+  id: string;
+  name: string;
+  product_type: string;
+  parameters: Record<string, unknown> & { product_type: string };
+  version: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Records of one kind by id, written through as JSON files when there is a data directory. */
+export class Records<T extends { id: string }> {
+  private readonly byId = new Map<string, T>();
+
+  constructor(private readonly dir: string | undefined) {}
+
+  async load(): Promise<void> {
+    if (!this.dir) return;
+    await mkdir(this.dir, { recursive: true });
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith('.json')) continue;
+      const record = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as T;
+      this.byId.set(record.id, record);
+    }
+  }
+
+  get(id: string): T | undefined {
+    return this.byId.get(id);
+  }
+
+  all(): T[] {
+    return [...this.byId.values()];
+  }
+
+  async save(record: T): Promise<void> {
+    this.byId.set(record.id, record);
+    if (this.dir) await atomicWrite(join(this.dir, `${record.id}.json`), JSON.stringify(record));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    if (!this.byId.delete(id)) return false;
+    if (this.dir) await rm(join(this.dir, `${id}.json`), { force: true });
+    return true;
   }
 }
 

@@ -108,6 +108,18 @@ describe('LlamaCloudClient against cloud-local', () => {
       expect(listed.items.map((j) => j.id)).toEqual([job.id]);
       expect(listed.nextPageToken).toBeUndefined();
       expect(await c.extract.validateSchema(schema)).toEqual(schema);
+      const saved = await c.configurations.create({
+        name: 'client-test',
+        parameters: { product_type: 'extract_v2', data_schema: schema },
+      });
+      expect((await c.configurations.get(saved.id)).name).toBe('client-test');
+      expect((await c.configurations.list({ productType: ['extract_v2'] })).items.map((x) => x.id)).toContain(
+        saved.id,
+      );
+      const fromSaved = await c.extract.create({ fileInput: parse.id, configurationId: saved.id });
+      expect(fromSaved.configuration_id).toBe(saved.id);
+      expect((await c.configurations.update(saved.id, { name: 'client-test-2' })).name).toBe('client-test-2');
+      await c.configurations.delete(saved.id);
       const generated = await c.extract.generateSchema({ prompt: 'the invoice number and the total' });
       expect(generated.parameters.product_type).toBe('extract_v2');
       expect(Object.keys(generated.parameters.data_schema?.properties as object)).toEqual([

@@ -15,6 +15,8 @@ import {
   parseJobSchema,
   parseResultSchema,
   presignedUrlSchema,
+  type SavedConfiguration,
+  savedConfigurationSchema,
   schemaValidationSchema,
   type WebhookConfiguration,
 } from './schemas.js';
@@ -338,9 +340,91 @@ export class LlamaCloudClient {
       ),
   };
 
+  /** Saved product configurations: create upserts by name and product type. */
+  readonly configurations = {
+    create: (input: ConfigurationInput, call?: CallOptions): Promise<SavedConfiguration> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: '/api/v1/beta/configurations',
+          route: '/api/v1/beta/configurations',
+          // An upsert by name: sending it again changes nothing more.
+          idempotent: true,
+          schema: savedConfigurationSchema,
+          json: input,
+        },
+        call,
+      ),
+    get: (id: string, call?: CallOptions): Promise<SavedConfiguration> =>
+      this.http.request(
+        {
+          method: 'GET',
+          path: `/api/v1/beta/configurations/${pathId(id)}`,
+          route: '/api/v1/beta/configurations/:id',
+          idempotent: true,
+          schema: savedConfigurationSchema,
+        },
+        call,
+      ),
+    list: async (
+      input: { name?: string; productType?: readonly string[]; pageSize?: number; pageToken?: string } = {},
+      call?: CallOptions,
+    ): Promise<Page<SavedConfiguration>> =>
+      toPage(
+        await this.http.request(
+          {
+            method: 'GET',
+            path: '/api/v1/beta/configurations',
+            route: '/api/v1/beta/configurations',
+            idempotent: true,
+            schema: pageSchema(savedConfigurationSchema),
+            query: {
+              name: input.name,
+              product_type: input.productType,
+              page_size: input.pageSize,
+              page_token: input.pageToken,
+            },
+          },
+          call,
+        ),
+      ),
+    update: (
+      id: string,
+      input: Partial<ConfigurationInput>,
+      call?: CallOptions,
+    ): Promise<SavedConfiguration> =>
+      this.http.request(
+        {
+          method: 'PUT',
+          path: `/api/v1/beta/configurations/${pathId(id)}`,
+          route: '/api/v1/beta/configurations/:id',
+          idempotent: true,
+          schema: savedConfigurationSchema,
+          json: input,
+        },
+        call,
+      ),
+    delete: async (id: string, call?: CallOptions): Promise<void> => {
+      await this.http.request(
+        {
+          method: 'DELETE',
+          path: `/api/v1/beta/configurations/${pathId(id)}`,
+          route: '/api/v1/beta/configurations/:id',
+          idempotent: true,
+        },
+        call,
+      );
+    },
+  };
+
   async close(): Promise<void> {
     await this.http.close();
   }
+}
+
+export interface ConfigurationInput {
+  name: string;
+  parameters: { product_type: string } & Record<string, unknown>;
 }
 
 function listQuery(input: ListJobsInput) {

@@ -157,3 +157,15 @@ export const generatedConfigurationSchema = z.looseObject({
   }),
 });
 export type GeneratedConfiguration = z.output<typeof generatedConfigurationSchema>;
+
+/** A saved product configuration (`/api/v1/beta/configurations`). */
+export const savedConfigurationSchema = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  product_type: z.string(),
+  parameters: z.looseObject({ product_type: z.string() }),
+  version: z.string(),
+  created_at: nullish(z.string()),
+  updated_at: nullish(z.string()),
+});
+export type SavedConfiguration = z.output<typeof savedConfigurationSchema>;

@@ -63,7 +63,7 @@ export interface CallOptions {
 export type Query = Record<string, string | number | boolean | readonly string[] | undefined | null>;
 
 export interface RequestSpec<T extends z.ZodType> {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   /** Route template for metrics; defaults to `path`. */
   route: string;
