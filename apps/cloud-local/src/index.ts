@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLogger, type Logger, type SimConfigUpdate } from '@docpipe/core';
+import { Batches } from './batches.js';
 import { ParsePool } from './documents/parse-pool.js';
 import { JobEngine } from './job-engine.js';
 import { createApp } from './server.js';
@@ -46,16 +47,19 @@ export async function start(options: CloudLocalOptions = {}): Promise<CloudLocal
   const pool = new ParsePool(options.parseTimeoutMs, options.parseThreads);
   const webhooks = new WebhookDelivery(log);
   const engine = new JobEngine(store, sim, pool, log, webhooks);
+  const batches = new Batches(store, engine, webhooks, log);
   const apiKey = options.apiKey ?? DEFAULT_API_KEY;
   const app = createApp({
     store,
     engine,
+    batches,
     sim,
     log,
     apiKey,
     maxUploadBytes: options.maxUploadBytes ?? 100 * 1024 * 1024,
   });
   engine.resume();
+  batches.resume();
 
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(options.port ?? 0, options.host ?? '127.0.0.1', (error?: Error) =>

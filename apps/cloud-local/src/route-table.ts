@@ -5,12 +5,12 @@ export const ROUTES = LLAMACLOUD_ROUTES;
 
 const compiled = ROUTES.map((route) => ({
   ...route,
-  literal: !route.template.includes(':'),
-  pattern: new RegExp(`^${route.template.replace(/:id/g, '[^/]+')}/?$`),
+  params: route.template.split(':').length - 1,
+  pattern: new RegExp(`^${route.template.replace(/:\w+/g, '[^/]+')}/?$`),
 }));
 
-/** The route a request hits; literal routes win over `:id` ones (`/parse/versions`). */
+/** The route a request hits; the one with fewer parameters wins (`/parse/versions` over `/parse/:id`). */
 export function matchRoute(method: string, path: string) {
   const candidates = compiled.filter((route) => route.method === method && route.pattern.test(path));
-  return candidates.find((route) => route.literal) ?? candidates[0];
+  return candidates.sort((a, b) => a.params - b.params)[0];
 }

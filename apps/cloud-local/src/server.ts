@@ -3,7 +3,9 @@ import type { Logger } from '@docpipe/core';
 import busboy from 'busboy';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { type Batches, batchRoutes } from './batches.js';
 import { configurationFor, configurationRoutes } from './configurations.js';
+import { directoryRoutes } from './directories.js';
 import type { ParsedPage } from './documents/parsed-document.js';
 import { generateSchema } from './extraction/schema-generate.js';
 import { asyncRoute, errorMiddleware, HttpError, notFound, parseOr422 } from './http-errors.js';
@@ -23,6 +25,7 @@ import {
 export interface ServerDeps {
   store: CloudStore;
   engine: JobEngine;
+  batches: Batches;
   sim: Simulation;
   log: Logger;
   apiKey: string;
@@ -516,6 +519,14 @@ export function createApp(deps: ServerDeps): express.Express {
   );
 
   configurationRoutes(app, store, paginate);
+  directoryRoutes(app, {
+    store,
+    paginate,
+    readUpload: (req, field) => readMultipart(req, deps.maxUploadBytes, field),
+    storeFile: (upload, externalFileId) =>
+      storeFile({ mimeType: 'application/octet-stream', ...upload }, 'user_data', externalFileId),
+  });
+  batchRoutes(app, deps.batches, store, paginate, queryList);
 
   // Extract v2
   app.post(

@@ -69,15 +69,23 @@ export class CloudStore {
   readonly files = new Map<string, StoredFile>();
   readonly jobs = new Map<string, Job>();
   readonly configurations: Records<Configuration>;
+  readonly directories: Records<Directory>;
+  readonly directoryFiles: Records<DirectoryFile>;
+  readonly batches: Records<Batch>;
   private readonly bytes = new Map<string, Buffer>();
 
   private constructor(private readonly dataDir: string | undefined) {
-    this.configurations = new Records(dataDir && join(dataDir, 'configurations'));
+    const dir = (name: string) => dataDir && join(dataDir, name);
+    this.configurations = new Records(dir('configurations'));
+    this.directories = new Records(dir('directories'));
+    this.directoryFiles = new Records(dir('directory-files'));
+    this.batches = new Records(dir('batches'));
   }
 
   static async open(dataDir: string | undefined): Promise<CloudStore> {
     const store = new CloudStore(dataDir);
-    await store.configurations.load();
+    for (const records of [store.configurations, store.directories, store.directoryFiles, store.batches])
+      await records.load();
     if (dataDir) {
       for (const dir of ['files', 'blobs', 'jobs']) await mkdir(join(dataDir, dir), { recursive: true });
       for (const name of await readdir(join(dataDir, 'files'))) {
@@ -139,7 +147,15 @@ export class CloudStore {
   async clear(): Promise<void> {
     for (const id of [...this.files.keys()]) await this.deleteFile(id);
     for (const id of [...this.jobs.keys()]) await this.deleteJob(id);
-    for (const record of this.configurations.all()) await this.configurations.delete(record.id);
+    for (const records of [
+      this.configurations,
+      this.directories,
+      this.directoryFiles,
+      this.batches,
+    ] as Records<{
+      id: string;
+    }>[])
+      for (const record of records.all()) await records.delete(record.id);
   }
 }
 
@@ -150,6 +166,55 @@ export interface Configuration {
   product_type: string;
   parameters: Record<string, unknown> & { product_type: string };
   version: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A directory (`/api/v1/beta/directories`): a named set of files a batch can run over. */
+export interface Directory {
+  id: string;
+  name: string;
+  project_id: string;
+  description: string | null;
+  type: 'ephemeral' | 'user';
+  expires_at: string | null;
+  system_metadata: Record<string, unknown> | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface DirectoryFile {
+  id: string;
+  directory_id: string;
+  display_name: string;
+  project_id: string;
+  unique_id: string;
+  file_id: string;
+  metadata: Record<string, string | number | boolean | null | string[]>;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export type BatchJobType = 'parse_v2' | 'extract_v2';
+
+/** A batch (`/api/v2/batches`): one job of a saved configuration per file of a directory. */
+export interface Batch {
+  id: string;
+  config: { job: { type: BatchJobType; configuration_id: string } };
+  project_id: string;
+  source_directory_id: string;
+  /** The directory's files when the batch was created, in order: one job each. */
+  source_files: string[];
+  /** PENDING until every file has its job (or its error), CANCELLED when cancelled. */
+  status: JobStatus;
+  results: {
+    source_directory_file_id: string;
+    job_reference: { id: string; type: BatchJobType } | null;
+    error_message: string | null;
+  }[];
+  webhook_configurations: unknown[];
   created_at: string;
   updated_at: string;
 }

@@ -1,6 +1,16 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from '@docpipe/core';
-import type { Job, JobStatus } from './store.js';
+import type { JobStatus } from './store.js';
+
+/** Anything whose status changes are sent: a parse or extract job, or a batch. */
+export interface WebhookSubject {
+  kind: 'parse' | 'extract' | 'batch';
+  id: string;
+  status: JobStatus;
+  webhook_configurations: unknown[];
+  error_message: string | null;
+  created_at: string;
+}
 
 interface WebhookConfiguration {
   webhook_url?: string | null;
@@ -29,11 +39,18 @@ const ATTEMPTS = 3;
 export class WebhookDelivery {
   private readonly lastSent = new Map<string, JobStatus>();
   private readonly pending = new Set<Promise<void>>();
+  private readonly listeners: ((subject: WebhookSubject) => void)[] = [];
   delivered = 0;
 
   constructor(private readonly log: Logger) {}
 
-  statusChanged(job: Job): void {
+  /** Calls `listener` on every status change (batches follow their jobs this way). */
+  onStatus(listener: (subject: WebhookSubject) => void): void {
+    this.listeners.push(listener);
+  }
+
+  statusChanged(job: WebhookSubject): void {
+    for (const listener of this.listeners) listener(job);
     if (job.webhook_configurations.length === 0 || this.lastSent.get(job.id) === job.status) return;
     this.lastSent.set(job.id, job.status);
     const suffix = EVENT_SUFFIX[job.status];
@@ -44,7 +61,7 @@ export class WebhookDelivery {
       if (config.webhook_events?.length && !config.webhook_events.includes(event)) continue;
       const payload = {
         event,
-        job_id: job.id,
+        [job.kind === 'batch' ? 'batch_id' : 'job_id']: job.id,
         status: job.status,
         error_message: job.error_message,
         created_at: job.created_at,
