@@ -241,8 +241,13 @@ describe('the pipeline, end to end', () => {
     try {
       // Polling once an hour: only webhooks can wake the parked jobs in time.
       // Remote jobs take 0.3–1 s (seed 000's latencies at 1/20), as real ones take seconds.
+      // Deliveries come late, out of order and half of them twice, as LlamaCloud allows.
       stack = await startStack({
-        sim: { timeScale: 0.05, latency: COOKBOOK_LATENCY },
+        sim: {
+          timeScale: 0.05,
+          latency: COOKBOOK_LATENCY,
+          faults: { webhookDuplicateRate: 0.5, webhookDelayMs: 2000 },
+        },
         env: { PUBLIC_URL: receiverUrl, WEBHOOK_SIGNING_SECRET: secret, POLL_INTERVAL_MS: '3600000' },
       });
       deps = {

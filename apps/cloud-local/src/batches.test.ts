@@ -143,6 +143,46 @@ describe('directories and batches with the official SDK (seed 001)', () => {
     expect(hook.events.every((e) => e.signed)).toBe(true);
   });
 
+  it('delays and duplicates webhook deliveries under simulation', async () => {
+    const seen: string[] = [];
+    const counter = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString());
+        seen.push(`${body.job_id} ${body.event}`);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => counter.listen(0, '127.0.0.1', resolve));
+    await sim(server, { faults: { webhookDuplicateRate: 1, webhookDelayMs: 200 } });
+    try {
+      const file = await client.files.create({
+        file: new File(['Invoice No: W-1'], 'w.txt'),
+        purpose: 'extract',
+      });
+      const url = `http://127.0.0.1:${(counter.address() as AddressInfo).port}/`;
+      const jobs = [];
+      for (let i = 0; i < 3; i++)
+        jobs.push(
+          await client.extract.create({
+            file_input: file.id,
+            configuration: { data_schema: invoiceSchema },
+            webhook_configurations: [
+              { webhook_url: url, webhook_output_format: 'json', webhook_events: ['extract.success'] },
+            ],
+          }),
+        );
+      for (let i = 0; i < 100 && seen.length < 6; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(seen.sort()).toEqual(
+        jobs.flatMap((job) => [`${job.id} extract.success`, `${job.id} extract.success`]).sort(),
+      );
+    } finally {
+      await sim(server, { faults: { webhookDuplicateRate: 0, webhookDelayMs: 0 } });
+      counter.close();
+    }
+  });
+
   it('cancels a running batch: open jobs cancelled, finished ones kept', async () => {
     const directory = await directoryOf(6);
     // Two jobs at a time, each a second: the batch is mid-way when it is cancelled.

@@ -45,7 +45,7 @@ export async function start(options: CloudLocalOptions = {}): Promise<CloudLocal
   const store = await CloudStore.open(options.dataDir);
   const sim = new Simulation(options.sim);
   const pool = new ParsePool(options.parseTimeoutMs, options.parseThreads);
-  const webhooks = new WebhookDelivery(log);
+  const webhooks = new WebhookDelivery(log, () => sim.webhookPlan());
   const engine = new JobEngine(store, sim, pool, log, webhooks);
   const batches = new Batches(store, engine, webhooks, log);
   const apiKey = options.apiKey ?? DEFAULT_API_KEY;

@@ -115,6 +115,15 @@ export class Simulation {
     this.random = seededRandom(this.config.seed);
   }
 
+  /** How to send one webhook delivery: after a random delay, once or (sometimes) twice. */
+  webhookPlan(): { delayMs: number; copies: number } {
+    const { webhookDelayMs, webhookDuplicateRate } = this.config.faults;
+    return {
+      delayMs: webhookDelayMs > 0 ? this.scaled(webhookDelayMs * this.random()) : 0,
+      copies: this.random() < webhookDuplicateRate ? 2 : 1,
+    };
+  }
+
   scaled(ms: number): number {
     return ms * this.config.timeScale;
   }

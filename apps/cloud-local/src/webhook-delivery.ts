@@ -34,15 +34,21 @@ const ATTEMPTS = 3;
  * Sends a job's status changes to the webhooks it was created with, as LlamaCloud does:
  * `{event, job_id, status, …}` (as JSON, or as a JSON string when the output format is the default
  * `string`), custom headers, and `LC-Signature: sha256=<hex HMAC-SHA256 of the body>` when a
- * signing secret was given. Failed deliveries are retried a few times, then dropped.
+ * signing secret was given. Failed deliveries are retried a few times, then dropped. Under
+ * simulation, deliveries can be delayed (and so reordered) and duplicated on purpose.
  */
 export class WebhookDelivery {
   private readonly lastSent = new Map<string, JobStatus>();
   private readonly pending = new Set<Promise<void>>();
   private readonly listeners: ((subject: WebhookSubject) => void)[] = [];
   delivered = 0;
+  private closing = false;
 
-  constructor(private readonly log: Logger) {}
+  /** `plan`: the simulation's delay and duplication of each delivery (none by default). */
+  constructor(
+    private readonly log: Logger,
+    private readonly plan: () => { delayMs: number; copies: number } = () => ({ delayMs: 0, copies: 1 }),
+  ) {}
 
   /** Calls `listener` on every status change (batches follow their jobs this way). */
   onStatus(listener: (subject: WebhookSubject) => void): void {
@@ -76,10 +82,14 @@ export class WebhookDelivery {
         headers['lc-signature'] =
           `sha256=${createHmac('sha256', config.webhook_signing_secret).update(body).digest('hex')}`;
       }
-      const sending = this.send(config.webhook_url, headers, body, event, job.id).finally(() =>
-        this.pending.delete(sending),
-      );
-      this.pending.add(sending);
+      const { delayMs, copies } = this.plan();
+      for (let copy = 0; copy < copies; copy++) {
+        const url = config.webhook_url;
+        const sending = new Promise((resolve) => setTimeout(resolve, delayMs * (copy + 1)))
+          .then(() => this.send(url, headers, body, event, job.id))
+          .finally(() => this.pending.delete(sending));
+        this.pending.add(sending);
+      }
     }
   }
 
@@ -90,7 +100,7 @@ export class WebhookDelivery {
     event: string,
     jobId: string,
   ) {
-    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    for (let attempt = 1; attempt <= ATTEMPTS && !this.closing; attempt++) {
       try {
         const response = await fetch(url, {
           method: 'POST',
@@ -114,8 +124,9 @@ export class WebhookDelivery {
     }
   }
 
-  /** Waits for deliveries under way (on shutdown). */
+  /** On shutdown: starts no new attempt, and waits for the ones under way. */
   async drain(): Promise<void> {
+    this.closing = true;
     await Promise.allSettled([...this.pending]);
   }
 }

@@ -31,6 +31,10 @@ export const simConfigSchema = z.object({
     resetRate: rate,
     slowRate: rate,
     slowMs: z.number().min(0),
+    /** Share of webhook deliveries sent twice. */
+    webhookDuplicateRate: rate,
+    /** Each webhook delivery waits a random 0…this many ms (scaled), so deliveries overtake each other. */
+    webhookDelayMs: z.number().min(0),
   }),
   /** Files whose name matches `pattern` (a regular expression) end in `status` with `message`. */
   fileRules: z.array(
@@ -75,7 +79,14 @@ export const DEFAULT_SIM_CONFIG: SimConfig = {
   latencyJitter: 0,
   capacity: 0,
   limits: { upload: null, create: null, read: null },
-  faults: { http5xxRate: 0, resetRate: 0, slowRate: 0, slowMs: 0 },
+  faults: {
+    http5xxRate: 0,
+    resetRate: 0,
+    slowRate: 0,
+    slowMs: 0,
+    webhookDuplicateRate: 0,
+    webhookDelayMs: 0,
+  },
   fileRules: [],
   seed: 1,
 };

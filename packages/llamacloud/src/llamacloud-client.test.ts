@@ -118,6 +118,33 @@ describe('LlamaCloudClient against cloud-local', () => {
       );
       const fromSaved = await c.extract.create({ fileInput: parse.id, configurationId: saved.id });
       expect(fromSaved.configuration_id).toBe(saved.id);
+      const directory = await c.directories.create({ name: 'client-batch', type: 'ephemeral' });
+      await c.directories.uploadFile(directory.id, {
+        file: Buffer.from('Invoice Number: D-1\nTotal: 3'),
+        name: 'd1.txt',
+      });
+      const uploaded = await c.files.upload({
+        file: Buffer.from('Invoice Number: D-2\nTotal: 4'),
+        name: 'd2.txt',
+      });
+      await c.directories.addFile(directory.id, { fileId: uploaded.id });
+      expect((await c.directories.listFiles(directory.id)).items.map((f) => f.display_name)).toEqual([
+        'd1.txt',
+        'd2.txt',
+      ]);
+      let batch = await c.batches.create({
+        sourceDirectoryId: directory.id,
+        type: 'extract_v2',
+        configurationId: saved.id,
+      });
+      while (batch.status !== 'COMPLETED') batch = await c.batches.get(batch.id);
+      const withResults = await c.batches.get(batch.id, { expand: ['results'] });
+      expect(withResults.results?.map((r) => r.job_reference?.type)).toEqual(['extract_v2', 'extract_v2']);
+      expect((await c.batches.list({ sourceDirectoryId: directory.id })).items.map((b) => b.id)).toEqual([
+        batch.id,
+      ]);
+      expect((await c.batches.cancel(batch.id)).status).toBe('COMPLETED'); // finished batches stay finished
+      await c.directories.delete(directory.id);
       expect((await c.configurations.update(saved.id, { name: 'client-test-2' })).name).toBe('client-test-2');
       await c.configurations.delete(saved.id);
       const generated = await c.extract.generateSchema({ prompt: 'the invoice number and the total' });

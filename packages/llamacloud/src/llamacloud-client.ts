@@ -1,12 +1,18 @@
 import type { Config } from '@docpipe/core';
 import { FormData } from 'undici';
 import {
+  batchSchema,
+  type Directory,
+  type DirectoryFile,
+  directoryFileSchema,
+  directorySchema,
   type ExtractConfiguration,
   type ExtractJob,
   extractJobSchema,
   fileSchema,
   type GeneratedConfiguration,
   generatedConfigurationSchema,
+  type LlamaBatch,
   type LlamaFile,
   type Page,
   type ParseJob,
@@ -415,6 +421,184 @@ export class LlamaCloudClient {
         call,
       );
     },
+  };
+
+  /** Directories: the sources of batches. */
+  readonly directories = {
+    create: (
+      input: { name: string; type?: 'ephemeral' | 'user'; expiresAt?: string; description?: string },
+      call?: CallOptions,
+    ): Promise<Directory> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: '/api/v1/beta/directories',
+          route: '/api/v1/beta/directories',
+          idempotent: false,
+          schema: directorySchema,
+          json: {
+            name: input.name,
+            ...(input.type ? { type: input.type } : {}),
+            ...(input.expiresAt ? { expires_at: input.expiresAt } : {}),
+            ...(input.description ? { description: input.description } : {}),
+          },
+        },
+        call,
+      ),
+    get: (id: string, call?: CallOptions): Promise<Directory> =>
+      this.http.request(
+        {
+          method: 'GET',
+          path: `/api/v1/beta/directories/${pathId(id)}`,
+          route: '/api/v1/beta/directories/:id',
+          idempotent: true,
+          schema: directorySchema,
+        },
+        call,
+      ),
+    delete: async (id: string, call?: CallOptions): Promise<void> => {
+      await this.http.request(
+        {
+          method: 'DELETE',
+          path: `/api/v1/beta/directories/${pathId(id)}`,
+          route: '/api/v1/beta/directories/:id',
+          idempotent: true,
+        },
+        call,
+      );
+    },
+    /** Uploads a file into a directory (multipart field `upload_file`). */
+    uploadFile: (
+      directoryId: string,
+      input: { file: Blob | Uint8Array; name: string; externalFileId?: string },
+      call?: CallOptions,
+    ): Promise<DirectoryFile> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: `/api/v1/beta/directories/${pathId(directoryId)}/files/upload`,
+          route: '/api/v1/beta/directories/:id/files/upload',
+          idempotent: false,
+          schema: directoryFileSchema,
+          form: () => {
+            const form = new FormData();
+            const blob = input.file instanceof Blob ? input.file : new Blob([input.file]);
+            form.append('upload_file', blob, input.name);
+            form.append('display_name', input.name);
+            if (input.externalFileId) form.append('external_file_id', input.externalFileId);
+            return form;
+          },
+        },
+        call,
+      ),
+    /** Adds an uploaded file (`dfl-…`) to a directory. */
+    addFile: (
+      directoryId: string,
+      input: { fileId: string; displayName?: string },
+      call?: CallOptions,
+    ): Promise<DirectoryFile> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: `/api/v1/beta/directories/${pathId(directoryId)}/files`,
+          route: '/api/v1/beta/directories/:id/files',
+          idempotent: false,
+          schema: directoryFileSchema,
+          json: { file_id: input.fileId, ...(input.displayName ? { display_name: input.displayName } : {}) },
+        },
+        call,
+      ),
+    listFiles: async (
+      directoryId: string,
+      input: { pageSize?: number; pageToken?: string } = {},
+      call?: CallOptions,
+    ): Promise<Page<DirectoryFile>> =>
+      toPage(
+        await this.http.request(
+          {
+            method: 'GET',
+            path: `/api/v1/beta/directories/${pathId(directoryId)}/files`,
+            route: '/api/v1/beta/directories/:id/files',
+            idempotent: true,
+            schema: pageSchema(directoryFileSchema),
+            query: { page_size: input.pageSize, page_token: input.pageToken },
+          },
+          call,
+        ),
+      ),
+  };
+
+  /** Batches (seed 001): one job of a saved configuration per file of a directory. */
+  readonly batches = {
+    create: (
+      input: {
+        sourceDirectoryId: string;
+        type: 'parse_v2' | 'extract_v2';
+        configurationId: string;
+        webhookConfigurations?: WebhookConfiguration[];
+      },
+      call?: CallOptions,
+    ): Promise<LlamaBatch> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: '/api/v2/batches',
+          route: '/api/v2/batches',
+          idempotent: false,
+          schema: batchSchema,
+          json: {
+            source_directory_id: input.sourceDirectoryId,
+            config: { job: { type: input.type, configuration_id: input.configurationId } },
+            ...(input.webhookConfigurations ? { webhook_configurations: input.webhookConfigurations } : {}),
+          },
+        },
+        call,
+      ),
+    get: (id: string, input: { expand?: readonly string[] } = {}, call?: CallOptions): Promise<LlamaBatch> =>
+      this.http.request(
+        {
+          method: 'GET',
+          path: `/api/v2/batches/${pathId(id)}`,
+          route: '/api/v2/batches/:id',
+          idempotent: true,
+          schema: batchSchema,
+          query: { expand: input.expand },
+        },
+        call,
+      ),
+    list: async (
+      input: { status?: string; sourceDirectoryId?: string; pageSize?: number; pageToken?: string } = {},
+      call?: CallOptions,
+    ): Promise<Page<LlamaBatch>> =>
+      toPage(
+        await this.http.request(
+          {
+            method: 'GET',
+            path: '/api/v2/batches',
+            route: '/api/v2/batches',
+            idempotent: true,
+            schema: pageSchema(batchSchema),
+            query: {
+              status: input.status,
+              source_directory_id: input.sourceDirectoryId,
+              page_size: input.pageSize,
+              page_token: input.pageToken,
+            },
+          },
+          call,
+        ),
+      ),
+    cancel: (id: string, call?: CallOptions): Promise<LlamaBatch> =>
+      this.http.request(
+        {
+          method: 'POST',
+          path: `/api/v2/batches/${pathId(id)}/cancel`,
+          route: '/api/v2/batches/:id/cancel',
+          idempotent: true,
+          schema: batchSchema,
+        },
+        call,
+      ),
   };
 
   async close(): Promise<void> {

@@ -169,3 +169,43 @@ export const savedConfigurationSchema = z.looseObject({
   updated_at: nullish(z.string()),
 });
 export type SavedConfiguration = z.output<typeof savedConfigurationSchema>;
+
+export const directorySchema = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  project_id: z.string(),
+  type: nullish(z.string()),
+  expires_at: nullish(z.string()),
+  created_at: nullish(z.string()),
+});
+export type Directory = z.output<typeof directorySchema>;
+
+export const directoryFileSchema = z.looseObject({
+  id: z.string(),
+  directory_id: z.string(),
+  display_name: z.string(),
+  file_id: nullish(z.string()),
+  unique_id: z.string(),
+});
+export type DirectoryFile = z.output<typeof directoryFileSchema>;
+
+/** A batch (`/api/v2/batches`); `results` only with `expand=results`, null entries while unmapped. */
+export const batchSchema = z.looseObject({
+  id: z.string(),
+  status: z.string(),
+  source_directory_id: z.string(),
+  config: z.looseObject({
+    job: z.looseObject({ type: z.string(), configuration_id: z.string() }),
+  }),
+  results: nullish(
+    z.array(
+      z.looseObject({
+        source_directory_file_id: z.string(),
+        job_reference: nullish(z.looseObject({ id: z.string(), type: z.string() })),
+        error_message: nullish(z.string()),
+      }),
+    ),
+  ),
+  created_at: nullish(z.string()),
+});
+export type LlamaBatch = z.output<typeof batchSchema>;
