@@ -6,14 +6,7 @@ import { configurationFor, type Paginate } from './configurations.js';
 import { filesOf, liveDirectory } from './directories.js';
 import { asyncRoute, HttpError, notFound, parseOr422 } from './http-errors.js';
 import { type JobEngine, TERMINAL } from './job-engine.js';
-import {
-  type Batch,
-  type BatchJobType,
-  type CloudStore,
-  type Job,
-  type JobStatus,
-  PROJECT_ID,
-} from './store.js';
+import { type Batch, type BatchJobType, type CloudStore, type JobStatus, PROJECT_ID } from './store.js';
 import type { WebhookDelivery, WebhookSubject } from './webhook-delivery.js';
 
 /** The documented limit of source files per batch. */
