@@ -119,6 +119,9 @@ describe('LlamaCloudClient against cloud-local', () => {
       const fromSaved = await c.extract.create({ fileInput: parse.id, configurationId: saved.id });
       expect(fromSaved.configuration_id).toBe(saved.id);
       const directory = await c.directories.create({ name: 'client-batch', type: 'ephemeral' });
+      expect((await c.directories.list({ name: 'client-batch' })).items.map((d) => d.id)).toEqual([
+        directory.id,
+      ]);
       await c.directories.uploadFile(directory.id, {
         file: Buffer.from('Invoice Number: D-1\nTotal: 3'),
         name: 'd1.txt',

@@ -456,6 +456,23 @@ export class LlamaCloudClient {
         },
         call,
       ),
+    list: async (
+      input: { name?: string; pageSize?: number; pageToken?: string } = {},
+      call?: CallOptions,
+    ): Promise<Page<Directory>> =>
+      toPage(
+        await this.http.request(
+          {
+            method: 'GET',
+            path: '/api/v1/beta/directories',
+            route: '/api/v1/beta/directories',
+            idempotent: true,
+            schema: pageSchema(directorySchema),
+            query: { name: input.name, page_size: input.pageSize, page_token: input.pageToken },
+          },
+          call,
+        ),
+      ),
     delete: async (id: string, call?: CallOptions): Promise<void> => {
       await this.http.request(
         {

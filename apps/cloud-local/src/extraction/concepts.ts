@@ -6,7 +6,7 @@
  * delivery" as "Date".
  */
 
-export type ValueKind = 'id' | 'date' | 'amount' | 'currency' | 'party' | 'text';
+export type ValueKind = 'id' | 'date' | 'amount' | 'currency' | 'party' | 'email' | 'iban' | 'text';
 
 export interface Concept {
   name: string;

@@ -1,3 +1,4 @@
+import { validateAgainst } from '@docpipe/core';
 import { describe, expect, it } from 'vitest';
 import { extractFromPages } from './extract-engine.js';
 
@@ -46,14 +47,41 @@ describe('extractFromPages', () => {
       [{ pageNumber: 1, text: 'Meeting notes\nNothing to see', markdown: '' }],
       schema,
     );
-    expect(output.data).toEqual({
-      invoice_number: null,
-      invoice_date: null,
-      total_amount: null,
-      paid: null,
+    // Nullable fields come back null; the others are left out, so the result still validates.
+    expect(output.data).toEqual({ po_number: null });
+    expect(validateAgainst(schema, output.data)).toEqual([]);
+    const required = { ...schema, required: ['invoice_number'] };
+    expect(extractFromPages([{ pageNumber: 1, text: 'Nothing', markdown: '' }], required).data).toEqual({
+      invoice_number: null, // required and not nullable: null, and docpipe reports the violation
       po_number: null,
-      vendor: null,
     });
+  });
+
+  it('finds emails and IBANs by their label, or by themselves when they are unambiguous', () => {
+    const typed = {
+      type: 'object',
+      properties: {
+        contact_email: { type: ['string', 'null'], format: 'email' },
+        iban: { type: ['string', 'null'] },
+      },
+    };
+    const one = extractFromPages(
+      [
+        {
+          pageNumber: 1,
+          text: 'Write to billing@acme.example\nIBAN DE89 3704 0044 0532 0130 00',
+          markdown: '',
+        },
+      ],
+      typed,
+    );
+    expect(one.data).toEqual({ contact_email: 'billing@acme.example', iban: 'DE89370400440532013000' });
+    const two = extractFromPages(
+      [{ pageNumber: 1, text: 'a@x.example b@y.example\nAccount DE00 3704 0044 0532 0130 00', markdown: '' }],
+      typed,
+    );
+    // Two addresses and no label: which one is meant is unknown; a wrong check digit is no IBAN.
+    expect(two.data).toEqual({ contact_email: null, iban: null });
   });
 
   const header = {

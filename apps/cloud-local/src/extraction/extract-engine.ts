@@ -31,6 +31,7 @@ export type JsonSchema = {
   title?: string;
   description?: string;
   anyOf?: JsonSchema[];
+  required?: string[];
 };
 
 export interface FieldEvidence {
@@ -187,6 +188,7 @@ function fillObject(doc: DocumentText, schema: JsonSchema): ExtractionOutput {
       const found = Object.values(nested.data).some(
         (value) => value !== null && !(Array.isArray(value) && !value.length),
       );
+      if (!found && !nullable(property) && !schema.required?.includes(key)) continue;
       data[key] = found ? nested.data : null;
       if (found) fieldMetadata[key] = nested.fieldMetadata;
       continue;
@@ -202,6 +204,7 @@ function fillObject(doc: DocumentText, schema: JsonSchema): ExtractionOutput {
       continue;
     }
     const found = findField(doc, key, resolved);
+    if (!found && !nullable(property) && !schema.required?.includes(key)) continue; // omitted: still valid
     data[key] = found?.value ?? null;
     if (found) {
       fieldMetadata[key] = {
@@ -212,6 +215,13 @@ function fillObject(doc: DocumentText, schema: JsonSchema): ExtractionOutput {
   }
   return { data, fieldMetadata };
 }
+
+/** Whether a field may be null; a field that may not, and is not required, is left out when empty. */
+const nullable = (schema: JsonSchema): boolean =>
+  (Array.isArray(schema.type) && schema.type.includes('null')) ||
+  schema.type === 'null' ||
+  (schema.anyOf ?? []).some((variant) => variant.type === 'null') ||
+  (schema.enum ?? []).includes(null);
 
 function nonNullVariant(schema: JsonSchema): JsonSchema {
   if (schema.anyOf) return schema.anyOf.find((variant) => variant.type !== 'null') ?? schema;
@@ -235,19 +245,22 @@ function conceptOf(key: string, schema: JsonSchema): Concept | undefined {
   return CONCEPTS.find((concept) => names.some((name) => name && concept.keys.test(name)));
 }
 
-function kindOf(schema: JsonSchema, concept: Concept | undefined): ValueKind {
+function kindOf(schema: JsonSchema, concept: Concept | undefined, key = ''): ValueKind {
   const type = primaryType(schema);
   if (type === 'number' || type === 'integer') return 'amount';
   if (schema.format === 'date' || schema.format === 'date-time') return 'date';
+  if (schema.format === 'email' || /(^| )e ?mail( |$)/.test(keyWords(key))) return 'email';
+  if (/(^| )iban( |$)/.test(keyWords(key))) return 'iban';
   return concept?.kind ?? 'text';
 }
 
 function findField(doc: DocumentText, key: string, schema: JsonSchema): Found | undefined {
   if (schema.enum) return findEnum(doc, key, schema);
   const concept = primaryType(schema) === 'boolean' ? undefined : conceptOf(key, schema);
-  const kind = kindOf(schema, concept);
+  const kind = kindOf(schema, concept, key);
   const found = concept ? findByConcept(doc, concept, kind) : findByOwnLabel(doc, key, schema, kind);
-  if (!found) return fallback(doc, concept, kind);
+  if (!found)
+    return kind === 'email' || kind === 'iban' ? selfEvident(doc, kind) : fallback(doc, concept, kind);
   const value = coerce(found.value, schema);
   return value === null ? undefined : { ...found, value };
 }
@@ -379,6 +392,14 @@ function readKind(
         ? { value: name }
         : undefined;
     }
+    case 'email': {
+      const email = EMAIL.exec(rest)?.[0];
+      return email ? { value: email } : undefined;
+    }
+    case 'iban': {
+      const iban = ibansIn(rest)[0];
+      return iban ? { value: iban } : undefined;
+    }
     default: {
       const value = rest.split(/\t|\s{2,}/)[0]!.trim();
       return value ? { value } : undefined;
@@ -402,6 +423,39 @@ function firstAmount(text: string): { value: number; currencyMarked: boolean } |
     return { value, currencyMarked: /[€$£₹¥]|\b[A-Z]{3}\b/.test(around) };
   }
   return undefined;
+}
+
+const EMAIL = /[\p{L}\d._%+-]+@[\p{L}\d-]+(?:\.[\p{L}\d-]+)+/u;
+
+/** IBANs in a text (spaces allowed in groups of four), those whose ISO 13616 check digits hold. */
+function ibansIn(text: string): string[] {
+  const found: string[] = [];
+  for (const m of text.matchAll(/\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b/g)) {
+    const iban = m[0].replace(/ /g, '');
+    const digits = `${iban.slice(4)}${iban.slice(0, 4)}`.replace(/[A-Z]/g, (c) =>
+      String(c.charCodeAt(0) - 55),
+    );
+    let rest = 0;
+    for (const digit of digits) rest = (rest * 10 + Number(digit)) % 97;
+    if (rest === 1) found.push(iban);
+  }
+  return found;
+}
+
+/**
+ * Values that identify themselves when no label names them: the one email address of a
+ * document (not when there are several), the first valid IBAN (its check digits prove it).
+ */
+function selfEvident(doc: DocumentText, kind: 'email' | 'iban'): Found | undefined {
+  const hits = doc.lines.flatMap((line) =>
+    (kind === 'email'
+      ? [...line.text.matchAll(new RegExp(EMAIL, 'gu'))].map((m) => m[0])
+      : ibansIn(line.text)
+    ).map((value) => ({ value, line })),
+  );
+  const distinct = new Set(hits.map((hit) => hit.value));
+  if (!hits.length || (kind === 'email' && distinct.size > 1)) return undefined;
+  return { value: hits[0]!.value, line: hits[0]!.line, confidence: 0.6 };
 }
 
 /** Where labels found nothing: the document's own evidence, only in a financial document. */
