@@ -57,6 +57,27 @@ describe('extractFromPages', () => {
     });
   });
 
+  it('reads what a field is from its description when its name says nothing', () => {
+    const described = {
+      type: 'object',
+      properties: {
+        amt: { type: ['number', 'null'], description: 'Grand total including VAT, as a number.' },
+        ref: { type: ['string', 'null'], description: 'Rechnungsnummer (the invoice number).' },
+      },
+    };
+    const { data } = extractFromPages(
+      [
+        {
+          pageNumber: 1,
+          text: 'Rechnungsnummer: R-9\nZwischensumme: 10,00 €\nGesamtbetrag: 11,90 €',
+          markdown: '',
+        },
+      ],
+      described,
+    );
+    expect(data).toEqual({ amt: 11.9, ref: 'R-9' });
+  });
+
   it('finds emails and IBANs by their label, or by themselves when they are unambiguous', () => {
     const typed = {
       type: 'object',

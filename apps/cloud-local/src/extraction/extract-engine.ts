@@ -240,9 +240,17 @@ const keyWords = (key: string) =>
     .trim()
     .toLowerCase();
 
+/**
+ * The concept a field asks for: by its name or title, else by the first label its description
+ * opens with ("Grand total incl. VAT" names a total whatever the field is called).
+ */
 function conceptOf(key: string, schema: JsonSchema): Concept | undefined {
   const names = [keyWords(key), schema.title ? fold(schema.title) : ''];
-  return CONCEPTS.find((concept) => names.some((name) => name && concept.keys.test(name)));
+  const named = CONCEPTS.find((concept) => names.some((name) => name && concept.keys.test(name)));
+  if (named || !schema.description) return named;
+  const first = schema.description.split(/[.;(]/)[0]!;
+  const hit = labelHits({ page: 0, text: first, folded: fold(first) }, 0)[0];
+  return hit && !hit.concept.name.startsWith('other_') ? hit.concept : undefined;
 }
 
 function kindOf(schema: JsonSchema, concept: Concept | undefined, key = ''): ValueKind {
