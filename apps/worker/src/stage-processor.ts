@@ -51,7 +51,8 @@ export function stageProcessor<Q extends WorkStage>(
         job.timestamp +
         (ctx.config.stages.deadlineMs[stage as keyof typeof ctx.config.stages.deadlineMs] ?? 0);
       if (error instanceof RateLimitedError && Date.now() + error.retryAfterMs < deadline) {
-        await ctx.cap.throttled();
+        // Only creates bear on the jobs in flight; a 429 on uploads or reads does not.
+        if (stage === 'parse' || stage === 'extract') await ctx.cap.rateLimited();
         log.info({ retryAfterMs: error.retryAfterMs }, 'rate limited by LlamaCloud; pausing the queue');
         timer({ outcome: 'rate_limited' });
         await ctx.queues[stage].rateLimit(error.retryAfterMs);

@@ -24,17 +24,32 @@ return 0
 `;
 
 /**
- * KEYS: slots, cap, waiting, cut marker.  ARGV: member, change (up | down | none), initial, min,
- * max, cooldown ms. Frees a slot, adapts the cap, and pops the oldest waiter to wake (or '').
+ * KEYS: slots, cap, waiting, cut marker.  ARGV: member, change (up | down | less | fit:<throttled count> | none),
+ * initial, min, max, cooldown ms. Frees a slot, adapts the cap, and pops the oldest waiter to wake (or '').
  */
 const RELEASE = `
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 local cap = tonumber(redis.call('GET', KEYS[2]) or ARGV[3])
 local low, high = tonumber(ARGV[4]), tonumber(ARGV[5])
+local seen = KEYS[4] .. ':throttled'
 if ARGV[2] == 'up' and removed == 1 then
-  cap = math.min(high, cap + 1 / cap)
+  -- Grow only while the cap is what holds us back (every slot was taken), and not while our
+  -- jobs are seen waiting upstream: an unused cap must not drift up (as TCP validates cwnd).
+  local wasFull = redis.call('ZCARD', KEYS[1]) + 1 >= math.floor(cap)
+  if wasFull and redis.call('EXISTS', seen) == 0 then cap = math.min(high, cap + 1 / cap) end
 elseif ARGV[2] == 'down' then
   if redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[6]) then cap = math.max(low, cap / 2) end
+elseif ARGV[2] == 'less' then
+  if redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[6]) then cap = math.max(low, cap - 1) end
+elseif string.sub(ARGV[2], 1, 4) == 'fit:' then
+  -- n of our jobs wait THROTTLED: keep a fifth of what runs (at least one) waiting upstream;
+  -- beyond that, halve the cap (once per cooldown) and stop growing for a cooldown.
+  redis.call('SET', seen, '1', 'PX', ARGV[6])
+  local throttled = tonumber(string.sub(ARGV[2], 5))
+  local running = math.max(0, redis.call('ZCARD', KEYS[1]) - throttled)
+  if throttled > math.max(1, math.ceil(running / 5)) and redis.call('SET', KEYS[4], '1', 'NX', 'PX', ARGV[6]) then
+    cap = math.max(low, cap / 2)
+  end
 end
 redis.call('SET', KEYS[2], tostring(cap))
 local waiter = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
@@ -64,9 +79,12 @@ export interface InflightCapLimits {
 
 /**
  * The global cap on remote jobs in flight (created, not yet terminal), shared by every process,
- * adapted AIMD-style within [min, max]: each remote job that completes adds 1/cap (about one
- * more slot per cap completions), THROTTLED or a 429 halves it (at most once per cooldown, so
- * one episode of throttling is one cut). A stage job takes a slot before it creates a remote job
+ * adapted within [min, max]: each remote job that completes adds 1/cap (about one more slot per
+ * cap completions). A 429 on a create halves it (at most once per cooldown, so one episode is
+ * one cut). When a poll sees some of our jobs THROTTLED, the cap comes down to what can be
+ * running (held minus those) plus a fifth (at least one) kept waiting upstream, and stops
+ * growing for a cooldown, so a slot LlamaCloud frees is taken at once while few jobs sit
+ * THROTTLED; a THROTTLED job seen alone takes one slot off. A stage job takes a slot before it creates a remote job
  * and gives it back when the remote job is terminal; one that finds no slot is recorded as
  * waiting and woken, oldest first, when a slot frees up.
  */
@@ -118,7 +136,10 @@ export class InflightCap {
    * Gives `holder`'s slot back: `up` when its remote job completed, `down` when it saw
    * throttling, `none` otherwise. Returns the waiter to wake, if any.
    */
-  async release(holder: string, change: 'up' | 'down' | 'none'): Promise<string | undefined> {
+  async release(
+    holder: string,
+    change: 'up' | 'down' | 'less' | 'none' | `fit:${number}`,
+  ): Promise<string | undefined> {
     const { slots, cap, waiting, cut } = this.keys;
     const [, waiter] = await this.redis.docpipeCapRelease(
       slots,
@@ -136,7 +157,16 @@ export class InflightCap {
   }
 
   /** THROTTLED seen or a 429 answered: halve the cap (once per cooldown). */
-  async throttled(): Promise<void> {
+  /**
+   * Jobs seen THROTTLED: `throttled` of them in one poll (the cap fits what can be running), or
+   * one seen alone (one slot less, once per cooldown).
+   */
+  async throttled(throttled?: number): Promise<void> {
+    await this.release('', throttled === undefined ? 'less' : `fit:${throttled}`);
+  }
+
+  /** A 429 on job creation: too many requests, so half as many jobs in flight (once per cooldown). */
+  async rateLimited(): Promise<void> {
     await this.release('', 'down');
   }
 

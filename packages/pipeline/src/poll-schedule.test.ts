@@ -20,7 +20,7 @@ describe('poll schedule', () => {
 
   it('backs off on long-running jobs between one and the maximum number of intervals', () => {
     expect(nextCheckDelay(config, 0)).toBe(interval);
-    expect(nextCheckDelay(config, 4 * 3 * interval)).toBe(3 * interval);
+    expect(nextCheckDelay(config, 8 * 1.5 * interval)).toBe(1.5 * interval);
     expect(nextCheckDelay(config, 3_600_000)).toBe(MAX_BACKOFF_INTERVALS * interval);
   });
 });

@@ -27,6 +27,7 @@ const QUEUE_OF: Record<RemoteKind, QueueName> = { parse: 'parse', extract: 'extr
  */
 export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<PollTickReport> {
   const report: PollTickReport = { checked: 0, requests: 0, woken: 0 };
+  let sawThrottled = false;
   for (const kind of ['parse', 'extract'] as const) {
     const due = await ctx.inflight.due(kind, now, POLL_MAX_PER_TICK);
     for (let start = 0; start < due.length; start += POLL_PAGE) {
@@ -39,8 +40,7 @@ export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<
       report.requests++;
       report.checked += ids.length;
       const status = new Map(page.items.map((item) => [item.id, item.status]));
-      // Jobs waiting for upstream capacity: fewer remote jobs in flight (AIMD decrease).
-      if (page.items.some((item) => item.status === 'THROTTLED')) await ctx.cap.throttled();
+      if (page.items.some((item) => item.status === 'THROTTLED')) sawThrottled = true;
       const wake = chunk.filter((entry) => {
         const remoteStatus = status.get(entry.remoteId);
         return remoteStatus === undefined || isTerminalStatus(remoteStatus);
@@ -57,6 +57,29 @@ export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<
         if (await wakeParkedJob(ctx.queues, QUEUE_OF[kind], entry.bullJobId)) report.woken++;
     }
   }
+  if (sawThrottled) await fitCap(ctx, report);
   if (report.checked > 0) ctx.log.debug(report, 'poll tick');
   return report;
+}
+
+/**
+ * Jobs are waiting for upstream capacity: count, over every remote job in flight (not just the
+ * ones due), how many sit THROTTLED, and let the cap come down to what can run plus a little.
+ * One list request per 100 jobs in flight, only on ticks that saw THROTTLED.
+ */
+async function fitCap(ctx: PipelineContext, report: PollTickReport): Promise<void> {
+  let throttled = 0;
+  for (const kind of ['parse', 'extract'] as const) {
+    const all = await ctx.inflight.due(kind, Number.POSITIVE_INFINITY, POLL_MAX_PER_TICK);
+    for (let start = 0; start < all.length; start += POLL_PAGE) {
+      const jobIds = all.slice(start, start + POLL_PAGE).map((entry) => entry.remoteId);
+      const page =
+        kind === 'extract'
+          ? await ctx.llama.extract.list({ jobIds, pageSize: POLL_PAGE }, { retries: 1 })
+          : await ctx.llama.parse.list({ jobIds, pageSize: POLL_PAGE }, { retries: 1 });
+      report.requests++;
+      throttled += page.items.filter((item) => item.status === 'THROTTLED').length;
+    }
+  }
+  if (throttled > 0) await ctx.cap.throttled(throttled);
 }
