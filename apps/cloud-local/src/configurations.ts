@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type express from 'express';
 import { z } from 'zod';
 import { asyncRoute, HttpError, notFound, parseOr422 } from './http-errors.js';
-import { checkDataSchema } from './schema-validation.js';
+import { schemaProblemsOr422 } from './schema-validation.js';
 import type { CloudStore, Configuration } from './store.js';
 
 /**
@@ -61,21 +61,9 @@ export function configurationFor(store: CloudStore, id: string, productType: 'ex
 }
 
 function checkParameters(parameters: z.output<typeof parametersSchema>): void {
-  if (parameters.product_type !== 'extract_v2') return;
-  const problems = checkDataSchema(parameters.data_schema);
-  if (problems.length) {
-    throw new HttpError(
-      422,
-      problems.map((problem) => ({
-        loc: ['body', 'parameters', 'data_schema', ...problem.path.split('/').filter(Boolean)],
-        msg: problem.message,
-        type: 'value_error',
-      })),
-    );
-  }
+  if (parameters.product_type === 'extract_v2')
+    schemaProblemsOr422(parameters.data_schema, ['body', 'parameters', 'data_schema']);
 }
-
-const json = (configuration: Configuration) => ({ ...configuration });
 
 export function configurationRoutes(app: express.Express, store: CloudStore, paginate: Paginate): void {
   const base = '/api/v1/beta/configurations';
@@ -99,7 +87,7 @@ export function configurationRoutes(app: express.Express, store: CloudStore, pag
         updated_at: now,
       };
       await store.configurations.save(configuration);
-      res.json(json(configuration));
+      res.json(configuration);
     }),
   );
 
@@ -114,13 +102,13 @@ export function configurationRoutes(app: express.Express, store: CloudStore, pag
       )
       .sort((a, b) => b.updated_at.localeCompare(a.updated_at));
     const page = paginate(items, req.query);
-    res.json({ ...page, items: page.items.map(json) });
+    res.json(page);
   });
 
   app.get(`${base}/:id`, (req, res) => {
     const configuration = findConfiguration(store, req.params.id);
     if (!configuration) throw notFound(`Configuration ${req.params.id}`);
-    res.json(json(configuration));
+    res.json(configuration);
   });
 
   app.put(
@@ -155,7 +143,7 @@ export function configurationRoutes(app: express.Express, store: CloudStore, pag
         updated_at: new Date().toISOString(),
       };
       await store.configurations.save(updated);
-      res.json(json(updated));
+      res.json(updated);
     }),
   );
 

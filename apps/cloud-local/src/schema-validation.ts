@@ -1,4 +1,5 @@
 import { compileJsonSchema, metaSchemaProblems, validateAgainst } from '@docpipe/core';
+import { HttpError } from './http-errors.js';
 
 export interface SchemaProblem {
   path: string;
@@ -31,3 +32,18 @@ export function checkDataSchema(schema: unknown): SchemaProblem[] {
 
 /** Validates data against a schema; returns error strings, empty when valid. */
 export const validateData = (schema: object, data: unknown): string[] => validateAgainst(schema, data);
+
+/** Checks a data_schema and answers 422 with one `{loc, msg, type}` per problem, under `loc`. */
+export function schemaProblemsOr422(schema: unknown, loc: string[]): void {
+  const problems = checkDataSchema(schema);
+  if (problems.length > 0) {
+    throw new HttpError(
+      422,
+      problems.map((problem) => ({
+        loc: [...loc, ...problem.path.split('/').filter(Boolean)],
+        msg: problem.message,
+        type: 'value_error',
+      })),
+    );
+  }
+}

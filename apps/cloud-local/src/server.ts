@@ -11,7 +11,7 @@ import { generateSchema } from './extraction/schema-generate.js';
 import { asyncRoute, errorMiddleware, HttpError, notFound, parseOr422 } from './http-errors.js';
 import { type JobEngine, JobInputError } from './job-engine.js';
 import { matchRoute } from './route-table.js';
-import { checkDataSchema } from './schema-validation.js';
+import { schemaProblemsOr422 } from './schema-validation.js';
 import type { Simulation } from './simulation.js';
 import {
   type CloudStore,
@@ -242,20 +242,6 @@ function parseJobInput(body: z.output<typeof parseCreateSchema>, fileId: string,
     pageRanges: body.page_ranges ?? null,
     webhookConfigurations: body.webhook_configurations ?? [],
   };
-}
-
-function schemaProblemsOr422(schema: unknown, loc: string[]): void {
-  const problems = checkDataSchema(schema);
-  if (problems.length > 0) {
-    throw new HttpError(
-      422,
-      problems.map((problem) => ({
-        loc: [...loc, ...problem.path.split('/').filter(Boolean)],
-        msg: problem.message,
-        type: 'value_error',
-      })),
-    );
-  }
 }
 
 export function createApp(deps: ServerDeps): express.Express {
