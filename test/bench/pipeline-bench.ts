@@ -126,12 +126,14 @@ function ideal(docs: Doc[], jobsPerDoc = 1): number {
   );
 }
 
+const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+
 /** CPU ms a process has used so far (Linux /proc; utime + stime). */
 async function cpuMs(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+  return (ticks * 1000) / CLOCK_TICKS_PER_S;
 }
 
 interface Runner {

@@ -27,20 +27,19 @@ const QUEUE_OF: Record<RemoteKind, QueueName> = { parse: 'parse', extract: 'extr
  */
 export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<PollTickReport> {
   const report: PollTickReport = { checked: 0, requests: 0, woken: 0 };
-  let sawThrottled = false;
+  const seen = new Map<string, string>();
   for (const kind of ['parse', 'extract'] as const) {
     const due = await ctx.inflight.due(kind, now, POLL_MAX_PER_TICK);
     for (let start = 0; start < due.length; start += POLL_PAGE) {
       const chunk = due.slice(start, start + POLL_PAGE);
-      const ids = chunk.map((entry) => entry.remoteId);
-      const page =
-        kind === 'extract'
-          ? await ctx.llama.extract.list({ jobIds: ids, pageSize: POLL_PAGE }, { retries: 1 })
-          : await ctx.llama.parse.list({ jobIds: ids, pageSize: POLL_PAGE }, { retries: 1 });
-      report.requests++;
-      report.checked += ids.length;
-      const status = new Map(page.items.map((item) => [item.id, item.status]));
-      if (page.items.some((item) => item.status === 'THROTTLED')) sawThrottled = true;
+      const status = await listStatuses(
+        ctx,
+        kind,
+        chunk.map((entry) => entry.remoteId),
+        report,
+      );
+      for (const [id, remoteStatus] of status) seen.set(id, remoteStatus);
+      report.checked += chunk.length;
       const wake = chunk.filter((entry) => {
         const remoteStatus = status.get(entry.remoteId);
         return remoteStatus === undefined || isTerminalStatus(remoteStatus);
@@ -57,29 +56,46 @@ export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<
         if (await wakeParkedJob(ctx.queues, QUEUE_OF[kind], entry.bullJobId)) report.woken++;
     }
   }
-  if (sawThrottled) await fitCap(ctx, report);
+  if ([...seen.values()].includes('THROTTLED')) await fitCap(ctx, report, seen);
   if (report.checked > 0) ctx.log.debug(report, 'poll tick');
   return report;
 }
 
+/** The statuses of up to 100 remote jobs of one kind, in one list request. */
+async function listStatuses(
+  ctx: PipelineContext,
+  kind: RemoteKind,
+  jobIds: string[],
+  report: PollTickReport,
+): Promise<Map<string, string>> {
+  const page =
+    kind === 'extract'
+      ? await ctx.llama.extract.list({ jobIds, pageSize: POLL_PAGE }, { retries: 1 })
+      : await ctx.llama.parse.list({ jobIds, pageSize: POLL_PAGE }, { retries: 1 });
+  report.requests++;
+  return new Map(page.items.map((item) => [item.id, item.status]));
+}
+
 /**
  * Jobs are waiting for upstream capacity: count, over every remote job in flight (not just the
- * ones due), how many sit THROTTLED, and let the cap come down to what can run plus a little.
- * One list request per 100 jobs in flight, only on ticks that saw THROTTLED.
+ * ones due, whose statuses this tick already read), how many sit THROTTLED, and let the cap come
+ * down to what can run plus a little. One list request per 100 jobs not yet read, only on ticks
+ * that saw THROTTLED.
  */
-async function fitCap(ctx: PipelineContext, report: PollTickReport): Promise<void> {
+async function fitCap(
+  ctx: PipelineContext,
+  report: PollTickReport,
+  seen: Map<string, string>,
+): Promise<void> {
   let throttled = 0;
   for (const kind of ['parse', 'extract'] as const) {
     const all = await ctx.inflight.due(kind, Number.POSITIVE_INFINITY, POLL_MAX_PER_TICK);
-    for (let start = 0; start < all.length; start += POLL_PAGE) {
-      const jobIds = all.slice(start, start + POLL_PAGE).map((entry) => entry.remoteId);
-      const page =
-        kind === 'extract'
-          ? await ctx.llama.extract.list({ jobIds, pageSize: POLL_PAGE }, { retries: 1 })
-          : await ctx.llama.parse.list({ jobIds, pageSize: POLL_PAGE }, { retries: 1 });
-      report.requests++;
-      throttled += page.items.filter((item) => item.status === 'THROTTLED').length;
+    const unread = all.map((entry) => entry.remoteId).filter((id) => !seen.has(id));
+    for (let start = 0; start < unread.length; start += POLL_PAGE) {
+      const status = await listStatuses(ctx, kind, unread.slice(start, start + POLL_PAGE), report);
+      for (const [id, remoteStatus] of status) seen.set(id, remoteStatus);
     }
+    throttled += all.filter((entry) => seen.get(entry.remoteId) === 'THROTTLED').length;
   }
   if (throttled > 0) await ctx.cap.throttled(throttled);
 }
