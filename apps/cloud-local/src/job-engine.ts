@@ -16,9 +16,6 @@ import {
 } from './store.js';
 import type { WebhookDelivery } from './webhook-delivery.js';
 
-/** Credits per page that cloud-local bills: the tables docpipe estimates with (packages/core). */
-export { EXTRACT_CREDITS_PER_PAGE, PARSE_CREDITS_PER_PAGE } from '@docpipe/core';
-
 export const TERMINAL: readonly JobStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
 export class JobInputError extends Error {
