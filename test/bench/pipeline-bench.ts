@@ -21,16 +21,21 @@
  * Writes test/bench/results/<time>.json and .md (the markdown is also printed). Nothing here
  * asserts a timing: the figures are for reading, side by side.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type BatchSpec, COOKBOOK_LATENCY, type SimConfigUpdate, type SimStats } from '@docpipe/core';
 import { makePdf } from '@docpipe/testing';
 import LlamaCloud from '@llamaindex/llama-cloud';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
+import { completionChart } from './chart.js';
+import { cpuMs } from './measure.js';
+import { type BResult, bTable, docpipeB, oneDocuments, rawBullmqCeiling } from './scenario-b.js';
 
 const QUICK = process.argv.includes('--quick');
+const onlyArg = process.argv.indexOf('--scenarios');
+/** `--scenarios B` or `--scenarios A,C`: run only these (default: all). */
+const SCENARIOS = onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').toUpperCase().split(',') : ['A', 'B', 'C'];
 const scaleArg = process.argv.indexOf('--scale');
 /** DESIGN's benchmark scale is 1/100; `--scale 0.05` runs slower, where docpipe's CPU per document weighs less. */
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 0.01;
@@ -124,16 +129,6 @@ function ideal(docs: Doc[], jobsPerDoc = 1): number {
     (docs.length * jobsPerDoc) / RATES.read,
     ...docs.map((d) => latencyS(d.tier, d.pages)),
   );
-}
-
-const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
-
-/** CPU ms a process has used so far (Linux /proc; utime + stime). */
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / CLOCK_TICKS_PER_S;
 }
 
 interface Runner {
@@ -362,64 +357,101 @@ function table(title: string, idealS: number, runs: RunResult[], baseline: RunRe
 }
 
 const a = documents(QUICK ? 150 : 500, 'a');
+const bCount = QUICK ? 1000 : 10_000;
 const c = documents(QUICK ? 40 : 100, 'c').map((d) => ({ ...d, tier: 'cost_effective' as const }));
 const started = new Date();
-const results: Record<string, { idealS: number; runs: RunResult[] }> = {};
+const stamp = `${started.toISOString().replace(/[:.]/g, '-')}${QUICK ? '-quick' : ''}`;
+const dir = new URL('./results/', import.meta.url).pathname;
+await mkdir(dir, { recursive: true });
+const results: {
+  A?: { idealS: number; runs: RunResult[] };
+  B?: BResult[];
+  C?: { idealS: number; runs: RunResult[] };
+} = {};
+const sections: string[] = [];
 
 console.info(
-  `docpipe benchmarks${QUICK ? ' (quick)' : ''}: A ${a.length} documents, C ${c.length} × 3 schemas`,
+  `docpipe benchmarks${QUICK ? ' (quick)' : ''}: ${SCENARIOS.join(', ')}; A ${a.length} documents, B ${bCount} one-page documents, C ${c.length} × 3 schemas`,
 );
-const aRuns: RunResult[] = [];
-for (const [label, run] of [
-  ['docpipe, 1 worker process', docpipe(a, 1, 1)],
-  ['docpipe, 4 worker processes', docpipe(a, 4, 1)],
-  ['cookbook baseline (official SDK)', cookbook(a, 1)],
-  ['cookbook, SDK retries raised to 10', cookbook(a, 1, 10)],
-] as const) {
-  console.info(`A: ${label}…`);
-  aRuns.push(await measure(label, a.length, run));
+if (SCENARIOS.includes('A')) {
+  const runs: RunResult[] = [];
+  for (const [label, run] of [
+    ['docpipe, 1 worker process', docpipe(a, 1, 1)],
+    ['docpipe, 4 worker processes', docpipe(a, 4, 1)],
+    ['cookbook baseline (official SDK)', cookbook(a, 1)],
+    ['cookbook, SDK retries raised to 10', cookbook(a, 1, 10)],
+  ] as const) {
+    console.info(`A: ${label}…`);
+    runs.push(await measure(label, a.length, run));
+  }
+  results.A = { idealS: ideal(a), runs };
+  const title = `A. Rate-limited throughput: ${a.length} documents (1–20 pages, 30% agentic)`;
+  const chart = `${stamp}-A.svg`;
+  await writeFile(
+    `${dir}${chart}`,
+    completionChart(
+      title,
+      a.length,
+      runs.filter((r) => !r.label.endsWith('(official SDK)')),
+      results.A.idealS,
+    ),
+  );
+  sections.push(
+    table(title, results.A.idealS, runs, runs[3]),
+    `![Documents completed over time](${chart})`,
+    '',
+  );
 }
-results.A = { idealS: ideal(a), runs: aRuns };
 
-const cRuns: RunResult[] = [];
-for (const [label, run] of [
-  ['docpipe, 1 worker process', docpipe(c, 1, 3)],
-  ['cookbook parse-then-extract', cookbook(c, 3)],
-  ['cookbook parse-then-extract, SDK retries 10', cookbook(c, 3, 10)],
-] as const) {
-  console.info(`C: ${label}…`);
-  cRuns.push(await measure(label, c.length, run));
+if (SCENARIOS.includes('B')) {
+  const docs = oneDocuments(bCount);
+  const runs: BResult[] = [];
+  console.info('B: raw BullMQ ceiling…');
+  runs.push(await rawBullmqCeiling(bCount));
+  for (const [label, processes] of [
+    ['docpipe, 1 worker process', [undefined]],
+    ['docpipe, 2 worker processes', [undefined, undefined]],
+    ['docpipe, 4 worker processes', [undefined, undefined, undefined, undefined]],
+    ['docpipe, one process per stage', [['upload'], ['parse'], ['extract'], ['poll'], ['notify']]],
+  ] as const) {
+    console.info(`B: ${label}…`);
+    runs.push(await docpipeB(label, docs, processes));
+  }
+  results.B = runs;
+  sections.push(bTable(runs));
 }
-// C's ideal: every document parsed once and extracted three times at the capacity.
-results.C = {
-  idealS: ideal(c, 3) + Math.max(...c.map((d) => latencyS('cost_effective_parse', d.pages))),
-  runs: cRuns,
-};
+
+if (SCENARIOS.includes('C')) {
+  const runs: RunResult[] = [];
+  for (const [label, run] of [
+    ['docpipe, 1 worker process', docpipe(c, 1, 3)],
+    ['cookbook parse-then-extract', cookbook(c, 3)],
+    ['cookbook parse-then-extract, SDK retries 10', cookbook(c, 3, 10)],
+  ] as const) {
+    console.info(`C: ${label}…`);
+    runs.push(await measure(label, c.length, run));
+  }
+  // C's ideal: every document parsed once and extracted three times at the capacity.
+  const idealS = ideal(c, 3) + Math.max(...c.map((d) => latencyS('cost_effective_parse', d.pages)));
+  results.C = { idealS, runs };
+  sections.push(
+    table(`C. Parse once, extract many: ${c.length} documents × 3 schemas`, idealS, runs, runs[2]),
+  );
+}
 
 const markdown = [
   `## docpipe benchmarks${QUICK ? ' (quick)' : ''}, ${started.toISOString()}`,
   '',
   `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.versions.node}. ` +
-    `cloud-local: seed 000 latencies, ${CAPACITY} RUNNING extract jobs, ` +
+    `A and C: cloud-local with seed 000 latencies, ${CAPACITY} RUNNING extract jobs, ` +
     `${RATES.upload} uploads/s, ${RATES.create} creates/s, ${RATES.read} reads/s; run at time scale ${SCALE}, every figure in simulated time. docpipe is told the same limits. ` +
-    '"× baseline" compares with the cookbook run whose SDK retries were raised to 10 (with the defaults it loses most files).',
+    '"× baseline" compares with the cookbook run whose SDK retries were raised to 10 (with the defaults it loses files to the upload limit). ' +
+    'B: cloud-local with no latency and no limits, in real time; every side starts with all documents queued; Redis with AOF fsync every second.',
   '',
-  table(
-    `A. Rate-limited throughput: ${a.length} documents (1–20 pages, 30% agentic)`,
-    results.A.idealS,
-    aRuns,
-    aRuns[2],
-  ),
-  table(`C. Parse once, extract many: ${c.length} documents × 3 schemas`, results.C.idealS, cRuns, cRuns[2]),
+  ...sections,
 ].join('\n');
 
-const dir = new URL('./results/', import.meta.url).pathname;
-await mkdir(dir, { recursive: true });
-const stamp = started.toISOString().replace(/[:.]/g, '-');
-await writeFile(
-  `${dir}${stamp}${QUICK ? '-quick' : ''}.json`,
-  `${JSON.stringify({ quick: QUICK, sim, results }, null, 2)}\n`,
-);
-await writeFile(`${dir}${stamp}${QUICK ? '-quick' : ''}.md`, `${markdown}\n`);
-console.info(`\n${markdown}`);
+await writeFile(`${dir}${stamp}.json`, `${JSON.stringify({ quick: QUICK, sim, results }, null, 2)}\n`);
+await writeFile(`${dir}${stamp}.md`, `${markdown}\n`);
+console.info(`\n${markdown}\n\nWritten: test/bench/results/${stamp}.{json,md}`);
 process.exit(0);

@@ -21,12 +21,14 @@ import {
   type SimConfigUpdate,
   StateStore,
 } from '@docpipe/core';
-import { type PrivateRedis, startRedis } from '@docpipe/testing';
+import { type PrivateRedis, type RedisServerOptions, startRedis } from '@docpipe/testing';
 import { start as startWorker } from '@docpipe/worker';
 
 export interface StackOptions {
   sim?: SimConfigUpdate;
   env?: Env;
+  /** The private redis-server's settings; default AOF with fsync on every write. */
+  redis?: RedisServerOptions;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface StackOptions {
  * and result directory, and workers in this process or as separate processes.
  */
 export async function startStack(options: StackOptions = {}) {
-  const redisServer: PrivateRedis = await startRedis({ appendonly: true });
+  const redisServer: PrivateRedis = await startRedis(options.redis ?? { appendonly: true });
   const cloud: CloudLocal = await startCloudLocal({ parseThreads: 2, sim: options.sim ?? {} });
   const dir = await mkdtemp(join(tmpdir(), 'docpipe-e2e-'));
   // Stage deadlines are scaled with simulated time, but parsing is real work that does not
@@ -113,8 +115,9 @@ export async function startStack(options: StackOptions = {}) {
       return (await response.json()) as T;
     },
 
-    /** A worker as its own OS process (for SIGKILL tests). */
-    spawnWorker(): ChildProcess {
+    /** A worker as its own OS process (for SIGKILL tests), serving some stages or all of them. */
+    spawnWorker(options: { stages?: readonly string[]; env?: Env } = {}): ChildProcess {
+      const stages = options.stages ? ['--stages', options.stages.join(',')] : [];
       const child = spawn(
         process.execPath,
         [
@@ -122,8 +125,12 @@ export async function startStack(options: StackOptions = {}) {
           '--import',
           'tsx',
           new URL('../../apps/worker/src/main.ts', import.meta.url).pathname,
+          ...stages,
         ],
-        { env: { ...process.env, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'ignore', 'pipe'] },
+        {
+          env: { ...process.env, ...env, ...options.env } as NodeJS.ProcessEnv,
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
       );
       child.stderr?.on('data', () => {});
       children.add(child);
