@@ -29,6 +29,7 @@ export function completionChart(title: string, total: number, series: Series[], 
   const y = (n: number) => margin.top + plotH - (n / total) * plotH;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<title>${escapeXml(title)}: documents completed over time</title>`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
     `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
   ];

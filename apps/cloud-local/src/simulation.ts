@@ -60,6 +60,8 @@ const emptyStats = (): SimStats => ({
   peakRunning: 0,
   throttledMs: 0,
   creditsBilled: 0,
+  overrunJobs: 0,
+  overrunMs: 0,
 });
 
 /**

@@ -111,6 +111,12 @@ export interface SimStats {
   /** Sum over extract jobs of the time they spent THROTTLED (real ms, unscaled). */
   throttledMs: number;
   creditsBilled: number;
+  /**
+   * Jobs whose real work (parsing, extraction on this machine) outlasted their simulated latency,
+   * and by how much in total (real ms): non-zero means the time scale is too fast for the machine.
+   */
+  overrunJobs: number;
+  overrunMs: number;
 }
 
 export interface SimRequestRecord {
