@@ -29,6 +29,7 @@ export default defineConfig({
       project('api', ['apps/api/src/**/*.test.ts', 'test/api/**/*.test.ts']),
       project('docs', ['test/docs/**/*.test.ts']),
       project('e2e', ['test/e2e/**/*.test.ts']),
+      project('chaos', ['test/chaos/**/*.test.ts']),
       project('browser', ['test/browser/**/*.test.ts']),
       project('cli', ['apps/cli/src/**/*.test.ts', 'test/cli/**/*.test.ts']),
     ],

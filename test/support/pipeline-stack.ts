@@ -37,7 +37,7 @@ export interface StackOptions {
  */
 export async function startStack(options: StackOptions = {}) {
   const redisServer: PrivateRedis = await startRedis(options.redis ?? { appendonly: true });
-  const cloud: CloudLocal = await startCloudLocal({ parseThreads: 2, sim: options.sim ?? {} });
+  let cloud: CloudLocal = await startCloudLocal({ parseThreads: 2, sim: options.sim ?? {} });
   const dir = await mkdtemp(join(tmpdir(), 'docpipe-e2e-'));
   // Stage deadlines are scaled with simulated time, but parsing is real work that does not
   // scale: keep them at a real minute so a cold parser thread never times a file out.
@@ -66,7 +66,9 @@ export async function startStack(options: StackOptions = {}) {
 
   return {
     redisServer,
-    cloud,
+    get cloud() {
+      return cloud;
+    },
     config,
     env,
     redis,
@@ -101,6 +103,17 @@ export async function startStack(options: StackOptions = {}) {
       });
       inProcess.push(api);
       return api;
+    },
+
+    /**
+     * Restarts cloud-local on the same address with the same key and its current simulation,
+     * in memory: every file and job it held is gone, as after an upstream outage that lost them.
+     */
+    async restartCloud(): Promise<void> {
+      const { sim } = cloud;
+      const port = Number(new URL(cloud.url).port);
+      await cloud.close();
+      cloud = await startCloudLocal({ port, apiKey: cloud.apiKey, parseThreads: 2, sim: sim.config });
     },
 
     /** Reads or changes cloud-local's simulation (`/_sim/<path>`; a body makes it a POST). */

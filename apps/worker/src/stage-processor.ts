@@ -6,6 +6,7 @@ import {
   parsePayload,
   RateLimitedError,
 } from '@docpipe/core';
+import { UpstreamNetworkError, UpstreamUnavailableError } from '@docpipe/llamacloud';
 import type { PipelineContext, StageDefinition, StageJob, WorkStage } from '@docpipe/pipeline';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 
@@ -60,6 +61,16 @@ export function stageProcessor<Q extends WorkStage>(
       }
       const permanent = !isTransient(error);
       const last = permanent || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      // An upstream outage (5xx, no answer) is waited out until the stage deadline: its last
+      // attempt parks at the longest backoff instead of failing the file, as often as needed.
+      const longestBackoff =
+        ctx.config.stages.retryBackoffMs * 2 ** Math.max(0, (job.opts.attempts ?? 1) - 1);
+      if (last && isOutage(error) && Date.now() + longestBackoff < deadline) {
+        log.warn({ err: error, retryInMs: longestBackoff }, 'LlamaCloud unavailable; waiting it out');
+        timer({ outcome: 'outage' });
+        await job.moveToDelayed(Date.now() + longestBackoff, token);
+        throw new DelayedError();
+      }
       log.warn({ err: error, attempt: job.attemptsMade + 1, permanent, last }, 'stage job failed');
       if (last) await definition.onFailed(ctx, stageJob.data, error, job.attemptsMade + 1, job.id!);
       timer({ outcome: last ? 'failed' : 'retry' });
@@ -73,3 +84,6 @@ export function stageProcessor<Q extends WorkStage>(
     }
   };
 }
+
+const isOutage = (error: unknown) =>
+  error instanceof UpstreamUnavailableError || error instanceof UpstreamNetworkError;

@@ -23,7 +23,8 @@ export const TERMINAL_FILE_STATES: readonly FileState[] = ['completed', 'failed'
  */
 export const FILE_TRANSITIONS: Readonly<Record<FileState, readonly FileState[]>> = {
   queued: ['failed', 'skipped', 'cancelled'],
-  uploading: ['queued'],
+  // From parsing or extracting: the upstream lost the uploaded file, so it is uploaded again.
+  uploading: ['queued', 'parsing', 'extracting'],
   parsing: ['uploading', 'failed'],
   extracting: ['uploading', 'parsing', 'failed'],
   completed: ['extracting'],

@@ -15,6 +15,7 @@ import {
 import { createOrAdopt } from './create-or-adopt.js';
 import { finishFileTask, resultDocument, writeFailedResult } from './file-outcomes.js';
 import { isTaskFinished } from './file-tasks.js';
+import { restartIfInputGone } from './input-gone.js';
 import {
   addCredits,
   DONE,
@@ -27,6 +28,7 @@ import {
 import { firstCheckDelay } from './poll-schedule.js';
 import { giveSlot, takeSlot } from './remote-slots.js';
 import { validateResult } from './result-validation.js';
+import { needsParse } from './upload-stage.js';
 import { webhookConfigurations } from './webhook-config.js';
 
 /** What docpipe asks LlamaCloud for one extraction spec. */
@@ -71,9 +73,15 @@ export async function extractStage(
       if (noSlot) return noSlot;
       // A rerun of a create that may have reached LlamaCloud looks the job up first.
       if (!data.createAttempted) await job.update({ ...data, createAttempted: true });
-      const extractJobId =
-        (data.createAttempted ? await findExtract(ctx, data.fileInput, spec, job.enqueuedAt) : undefined) ??
-        (await createExtract(ctx, data.fileInput, spec));
+      let extractJobId: string;
+      try {
+        extractJobId =
+          (data.createAttempted ? await findExtract(ctx, data.fileInput, spec, job.enqueuedAt) : undefined) ??
+          (await createExtract(ctx, data.fileInput, spec));
+      } catch (error) {
+        const input = { kind: needsParse(batch) ? 'parse' : 'file', id: data.fileInput } as const;
+        return restartIfInputGone(ctx, error, file, batch, input, job.id);
+      }
       await job.update({ ...data, step: 'wait', extractJobId, deadlineAt });
       const firstCheckMs = firstCheckDelay(ctx.config, spec.tier);
       return parkOnRemote(ctx, 'extract', { id: extractJobId, firstCheckMs }, job.id, deadlineAt);

@@ -4,6 +4,7 @@ import { isTerminalStatus, UpstreamNotFoundError } from '@docpipe/llamacloud';
 import { holdsCredits, reserveAfterParse } from './budget.js';
 import { createOrAdopt } from './create-or-adopt.js';
 import { extractJobId, failFile, skipFile } from './file-outcomes.js';
+import { restartIfInputGone } from './input-gone.js';
 import {
   addCredits,
   DONE,
@@ -62,9 +63,15 @@ export async function parseStage(ctx: PipelineContext, job: StageJob<Payload<'pa
       if (noSlot) return noSlot;
       // A rerun of a create that may have reached LlamaCloud looks the job up first.
       if (!data.createAttempted) await job.update({ ...data, createAttempted: true });
-      const parseJobId =
-        (data.createAttempted ? await findParse(ctx, file, job.enqueuedAt) : undefined) ??
-        (await createParse(ctx, file, data.remoteFileId));
+      let parseJobId: string;
+      try {
+        parseJobId =
+          (data.createAttempted ? await findParse(ctx, file, job.enqueuedAt) : undefined) ??
+          (await createParse(ctx, file, data.remoteFileId));
+      } catch (error) {
+        const input = { kind: 'file', id: data.remoteFileId } as const;
+        return restartIfInputGone(ctx, error, file, batch, input, job.id);
+      }
       await job.update({ ...data, step: 'wait', parseJobId, deadlineAt });
       const firstCheckMs = firstCheckDelay(ctx.config, parseConfig(batch).tier);
       return parkOnRemote(ctx, 'parse', { id: parseJobId, firstCheckMs }, job.id, deadlineAt);
