@@ -15,7 +15,7 @@ import {
   signBody,
   type WebhookDeps,
 } from '@docpipe/pipeline';
-import { makePdf } from '@docpipe/testing';
+import { makePdf, makeZipBomb } from '@docpipe/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mixedDocuments, requestsTo, resultsOf, twoSchemas } from '../support/fixtures.js';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
@@ -25,6 +25,12 @@ const HOSTILE = [
   { name: 'truncated.pdf', bytes: makePdf([['cut']]).subarray(0, 200), reason: /corrupt or truncated/ },
   { name: 'locked.pdf', bytes: makePdf([['x']], { encrypted: true }), reason: /encrypted/ },
   { name: 'garbage.pdf', bytes: Buffer.from('not a pdf'), reason: /not a PDF/ },
+  { name: 'bomb.docx', bytes: makeZipBomb(32), reason: /zip bomb/ },
+  {
+    name: 'too-many-pages.pdf',
+    bytes: makePdf(Array.from({ length: 2001 }, (_, i) => [`page ${i + 1}`])),
+    reason: /2001 pages; at most 2000/,
+  },
 ];
 
 let stack: Stack | undefined;
@@ -41,7 +47,12 @@ describe('the pipeline, end to end', () => {
       env: { TIME_SCALE: '0.001' },
     });
     await stack.startWorkerInProcess();
-    const documents = [...mixedDocuments(196), ...HOSTILE];
+    // One page of 20,000 lines (about 1 MB of text) goes through like any other document.
+    const hugePage = {
+      name: 'huge-page.pdf',
+      bytes: makePdf([Array.from({ length: 20_000 }, (_, i) => `Line ${i} Invoice Number: HUGE-1`)]),
+    };
+    const documents = [...mixedDocuments(193), hugePage, ...HOSTILE];
     const started = performance.now();
     const { batch } = await stack.enqueue(documents, twoSchemas);
     const done = await stack.waitForBatch(batch.id);
@@ -49,8 +60,8 @@ describe('the pipeline, end to end', () => {
 
     expect(done.status).toBe('completed_with_errors');
     expect(done.counters.byState).toMatchObject({
-      completed: 196,
-      failed: 4,
+      completed: 194,
+      failed: 6,
       queued: 0,
       uploading: 0,
       parsing: 0,
@@ -96,7 +107,7 @@ describe('the pipeline, end to end', () => {
     const stats = await stack.sim<SimStats>('stats');
     expect(stats.duplicateJobs).toBe(0);
     expect(stats.jobsCreated.parse).toBe(200);
-    expect(stats.jobsCreated.extract).toBe(392);
+    expect(stats.jobsCreated.extract).toBe(388);
     expect(stats.peakRunning).toBeLessThanOrEqual(10);
     // Credits: parse 3 per page (cost_effective), extract 5 and 15 per page; PDFs have 2 pages.
     expect(done.creditsUsed).toBe(stats.creditsBilled);
@@ -113,7 +124,7 @@ describe('the pipeline, end to end', () => {
         `throttled ${stats.throttledMs} ms in all; peak running ${stats.peakRunning}`,
       ].join('\n'),
     );
-  });
+  }, 120_000);
 
   it('fails one extraction without losing the other, and signs the completion callback', async () => {
     const received: { body: string; signature: string | undefined }[] = [];
