@@ -14,6 +14,7 @@ import {
   createQueues,
   type Env,
   LocalBlobStore,
+  type Logger,
   loadConfig,
   type NewFile,
   type Queues,
@@ -29,6 +30,8 @@ export interface StackOptions {
   env?: Env;
   /** The private redis-server's settings; default AOF with fsync on every write. */
   redis?: RedisServerOptions;
+  /** cloud-local's logger (default: warnings to stdout). */
+  cloudLogger?: Logger;
 }
 
 /**
@@ -37,7 +40,11 @@ export interface StackOptions {
  */
 export async function startStack(options: StackOptions = {}) {
   const redisServer: PrivateRedis = await startRedis(options.redis ?? { appendonly: true });
-  let cloud: CloudLocal = await startCloudLocal({ parseThreads: 2, sim: options.sim ?? {} });
+  let cloud: CloudLocal = await startCloudLocal({
+    parseThreads: 2,
+    sim: options.sim ?? {},
+    ...(options.cloudLogger ? { logger: options.cloudLogger } : {}),
+  });
   const dir = await mkdtemp(join(tmpdir(), 'docpipe-e2e-'));
   // Stage deadlines are scaled with simulated time, but parsing is real work that does not
   // scale: keep them at a real minute so a cold parser thread never times a file out.
@@ -96,11 +103,8 @@ export async function startStack(options: StackOptions = {}) {
     },
 
     /** The producer API on a free port, with extra settings on top of the stack's. */
-    async startApi(extraEnv: Env = {}) {
-      const api = await startApi(loadConfig({ ...env, ...extraEnv }), {
-        port: 0,
-        logger: createLogger({ level: 'error', pretty: false }),
-      });
+    async startApi(extraEnv: Env = {}, logger: Logger = createLogger({ level: 'error', pretty: false })) {
+      const api = await startApi(loadConfig({ ...env, ...extraEnv }), { port: 0, logger });
       inProcess.push(api);
       return api;
     },
@@ -108,12 +112,19 @@ export async function startStack(options: StackOptions = {}) {
     /**
      * Restarts cloud-local on the same address with the same key and its current simulation,
      * in memory: every file and job it held is gone, as after an upstream outage that lost them.
+     * A new `apiKey` changes the key it accepts.
      */
-    async restartCloud(): Promise<void> {
+    async restartCloud(changes: { apiKey?: string } = {}): Promise<void> {
       const { sim } = cloud;
       const port = Number(new URL(cloud.url).port);
       await cloud.close();
-      cloud = await startCloudLocal({ port, apiKey: cloud.apiKey, parseThreads: 2, sim: sim.config });
+      cloud = await startCloudLocal({
+        port,
+        apiKey: changes.apiKey ?? cloud.apiKey,
+        parseThreads: 2,
+        sim: sim.config,
+        ...(options.cloudLogger ? { logger: options.cloudLogger } : {}),
+      });
     },
 
     /** Reads or changes cloud-local's simulation (`/_sim/<path>`; a body makes it a POST). */
@@ -129,7 +140,9 @@ export async function startStack(options: StackOptions = {}) {
     },
 
     /** A worker as its own OS process (for SIGKILL tests), serving some stages or all of them. */
-    spawnWorker(options: { stages?: readonly string[]; env?: Env } = {}): ChildProcess {
+    spawnWorker(
+      options: { stages?: readonly string[]; env?: Env; output?: (chunk: Buffer) => void } = {},
+    ): ChildProcess {
       const stages = options.stages ? ['--stages', options.stages.join(',')] : [];
       const child = spawn(
         process.execPath,
@@ -142,10 +155,11 @@ export async function startStack(options: StackOptions = {}) {
         ],
         {
           env: { ...process.env, ...env, ...options.env } as NodeJS.ProcessEnv,
-          stdio: ['ignore', 'ignore', 'pipe'],
+          stdio: ['ignore', options.output ? 'pipe' : 'ignore', 'pipe'],
         },
       );
-      child.stderr?.on('data', () => {});
+      child.stderr?.on('data', options.output ?? (() => {}));
+      if (options.output) child.stdout?.on('data', options.output);
       children.add(child);
       child.once('exit', () => children.delete(child));
       return child;

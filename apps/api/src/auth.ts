@@ -1,11 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
+import { constantTimeEqual } from '@docpipe/core';
 import type { NextFunction, Request, Response } from 'express';
-
-const equal = (a: string, b: string) => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
 
 /** The key a request presents: `Authorization: Bearer <key>`, or basic auth with the key as password. */
 function presentedKey(req: Request): string | undefined {
@@ -28,7 +22,7 @@ export function requireKey(keys: readonly string[], mode: 'bearer' | 'browser') 
   return (req: Request, res: Response, next: NextFunction) => {
     if (keys.length === 0) return next();
     const key = presentedKey(req);
-    if (key && keys.some((candidate) => equal(candidate, key))) return next();
+    if (key && keys.some((candidate) => constantTimeEqual(key, candidate))) return next();
     if (mode === 'browser') res.set('www-authenticate', 'Basic realm="docpipe", charset="UTF-8"');
     res.status(401).json({
       error: {

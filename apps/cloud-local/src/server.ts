@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '@docpipe/core';
+import { constantTimeEqual, type Logger } from '@docpipe/core';
 import busboy from 'busboy';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -308,7 +308,7 @@ export function createApp(deps: ServerDeps): express.Express {
 
   // The LlamaCloud API: auth, injected faults, rate limits, then the routes.
   app.use('/api', (req, res, next) => {
-    if (req.headers.authorization !== `Bearer ${deps.apiKey}`) {
+    if (!constantTimeEqual(req.headers.authorization ?? '', `Bearer ${deps.apiKey}`)) {
       throw new HttpError(401, 'Invalid or missing API key (send Authorization: Bearer <key>)');
     }
     const fault = sim.drawFault();

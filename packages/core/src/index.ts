@@ -19,5 +19,6 @@ export * from './redis.js';
 export * from './redis-server.js';
 export * from './request-limiter.js';
 export * from './result-store.js';
+export * from './secrets.js';
 export * from './sim-contract.js';
 export * from './state-store.js';

@@ -1,5 +1,12 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Config, InflightRegistry, Logger, Queues, RemoteKind } from '@docpipe/core';
+import { createHmac } from 'node:crypto';
+import {
+  type Config,
+  constantTimeEqual,
+  type InflightRegistry,
+  type Logger,
+  type Queues,
+  type RemoteKind,
+} from '@docpipe/core';
 import { isTerminalStatus } from '@docpipe/llamacloud';
 import { wakeParkedJob } from './wake-parked-job.js';
 
@@ -21,9 +28,10 @@ const TERMINAL_EVENT = /\.(success|error|cancelled|partial_success)$/;
 
 function signatureMatches(secret: string, rawBody: Buffer, header: string | undefined): boolean {
   if (!header?.startsWith('sha256=')) return false;
-  const expected = Buffer.from(createHmac('sha256', secret).update(rawBody).digest('hex'));
-  const given = Buffer.from(header.slice('sha256='.length));
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return constantTimeEqual(
+    header.slice('sha256='.length),
+    createHmac('sha256', secret).update(rawBody).digest('hex'),
+  );
 }
 
 /** The payload as an object, whether LlamaCloud sent JSON or a JSON-encoded string of it. */
