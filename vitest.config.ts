@@ -30,6 +30,7 @@ export default defineConfig({
       project('docs', ['test/docs/**/*.test.ts']),
       project('e2e', ['test/e2e/**/*.test.ts']),
       project('chaos', ['test/chaos/**/*.test.ts']),
+      project('load', ['test/load/**/*.test.ts']),
       project('browser', ['test/browser/**/*.test.ts']),
       project('cli', ['apps/cli/src/**/*.test.ts', 'test/cli/**/*.test.ts']),
     ],

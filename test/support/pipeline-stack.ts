@@ -22,7 +22,7 @@ import {
   type SimConfigUpdate,
   StateStore,
 } from '@docpipe/core';
-import { type PrivateRedis, type RedisServerOptions, startRedis } from '@docpipe/testing';
+import { freePort, type PrivateRedis, type RedisServerOptions, startRedis } from '@docpipe/testing';
 import { start as startWorker } from '@docpipe/worker';
 
 export interface StackOptions {
@@ -109,6 +109,31 @@ export async function startStack(options: StackOptions = {}) {
       return api;
     },
 
+    /** The producer API as its own OS process (for load: apart from the process measuring it). */
+    async spawnApi(extraEnv: Env = {}): Promise<{ url: string; child: ChildProcess }> {
+      const port = await freePort();
+      const child = spawnTsx('../../apps/api/src/main.ts', [], {
+        ...env,
+        API_PORT: String(port),
+        ...extraEnv,
+      });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      const url = `http://127.0.0.1:${port}`;
+      for (let i = 0; ; i++) {
+        if (child.exitCode !== null) throw new Error(`the API process exited with ${child.exitCode}`);
+        if (
+          await fetch(`${url}/healthz`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          return { url, child };
+        if (i > 300) throw new Error('the API process did not answer /healthz within 30 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+
     /**
      * Restarts cloud-local on the same address with the same key and its current simulation,
      * in memory: every file and job it held is gone, as after an upstream outage that lost them.
@@ -144,22 +169,12 @@ export async function startStack(options: StackOptions = {}) {
       options: { stages?: readonly string[]; env?: Env; output?: (chunk: Buffer) => void } = {},
     ): ChildProcess {
       const stages = options.stages ? ['--stages', options.stages.join(',')] : [];
-      const child = spawn(
-        process.execPath,
-        [
-          '--conditions=@docpipe/source',
-          '--import',
-          'tsx',
-          new URL('../../apps/worker/src/main.ts', import.meta.url).pathname,
-          ...stages,
-        ],
-        {
-          env: { ...process.env, ...env, ...options.env } as NodeJS.ProcessEnv,
-          stdio: ['ignore', options.output ? 'pipe' : 'ignore', 'pipe'],
-        },
+      const child = spawnTsx(
+        '../../apps/worker/src/main.ts',
+        stages,
+        { ...env, ...options.env },
+        options.output,
       );
-      child.stderr?.on('data', options.output ?? (() => {}));
-      if (options.output) child.stdout?.on('data', options.output);
       children.add(child);
       child.once('exit', () => children.delete(child));
       return child;
@@ -202,3 +217,18 @@ export async function startStack(options: StackOptions = {}) {
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+/** A TypeScript entry point of this repository as a child process (its sources run through tsx). */
+function spawnTsx(entry: string, args: string[], env: Env, output?: (chunk: Buffer) => void): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@docpipe/source', '--import', 'tsx', new URL(entry, import.meta.url).pathname, ...args],
+    {
+      env: { ...process.env, ...env } as NodeJS.ProcessEnv,
+      stdio: ['ignore', output ? 'pipe' : 'ignore', 'pipe'],
+    },
+  );
+  child.stderr?.on('data', output ?? (() => {}));
+  if (output) child.stdout?.on('data', output);
+  return child;
+}
