@@ -22,6 +22,8 @@ const WORKERS = LONG ? 5 : 3;
 const KILL_EVERY_MS = 1500;
 const DEADLINE_MS = LONG ? 15 * 60_000 : 150_000;
 const SCALE = 0.01;
+const REJECTED = 2;
+const REJECTION = 'policy: this document was refused upstream';
 
 let stack: Stack | undefined;
 afterEach(async () => {
@@ -43,6 +45,8 @@ describe('chaos', () => {
           latencyJitter: 0.5,
           capacity: 10,
           faults: { webhookDuplicateRate: 0.3, webhookDelayMs: 1000 },
+          // Documents upstream refuses for good: under all the faults, they must fail with this reason.
+          fileRules: [{ pattern: '^REJECTED-', status: 'FAILED', message: REJECTION }],
         },
         env: { TIME_SCALE: String(SCALE), WORKER_LOCK_MS: '1000', WEBHOOK_SIGNING_SECRET: webhookSecret },
       });
@@ -51,7 +55,13 @@ describe('chaos', () => {
       // LlamaCloud's webhooks reach the API (duplicated and reordered), the poller covers the rest.
       const spawn = () => s.spawnWorker({ env: { PUBLIC_URL: api.url } });
       const workers: ChildProcess[] = Array.from({ length: WORKERS }, spawn);
-      const { batch } = await s.enqueue(mixedDocuments(DOCS), twoSchemas);
+      // The last documents are renamed for upstream to refuse them (their bytes are unique: a copy of
+      // another document's bytes would be the same upload, with the other name).
+      const documents = mixedDocuments(DOCS).map((doc, i) =>
+        i < DOCS - REJECTED ? doc : { ...doc, name: `REJECTED-${doc.name}` },
+      );
+      const rejected = documents.slice(DOCS - REJECTED);
+      const { batch } = await s.enqueue(documents, twoSchemas);
       const faults: string[] = [];
       const statsBeforeRestart: SimStats[] = [];
       let kills = 0;
@@ -142,13 +152,15 @@ describe('chaos', () => {
       const files = await s.state.listFiles(batch.id, { limit: DOCS + 10 });
       for (const file of files.items) byState[file.state] = (byState[file.state] ?? 0) + 1;
       const failed = files.items.filter((f) => f.state === 'failed');
-      // Every accepted document ends exactly once, and these faults are all transient: none fails.
-      expect(failed.map((f) => `${f.name}: ${f.error?.code} ${f.error?.message}`)).toEqual([]);
+      // Every accepted document ends exactly once. The faults are all transient: only the documents
+      // upstream refuses fail, and with upstream's reason, not a fault's.
+      expect(failed.map((f) => f.name).sort()).toEqual(rejected.map((doc) => doc.name).sort());
+      for (const file of failed) expect(file.error?.message).toContain(REJECTION);
       expect(files.items).toHaveLength(DOCS);
-      expect(byState).toEqual({ completed: DOCS });
-      expect(done.status).toBe('completed');
+      expect(byState).toEqual({ completed: DOCS - REJECTED, failed: REJECTED });
+      expect(done.status).toBe('completed_with_errors');
       // Batch counters equal the per-file states.
-      expect(done.counters.byState.completed).toBe(DOCS);
+      expect(done.counters.byState).toMatchObject(byState);
       expect(done.counters.total).toBe(DOCS);
       // No file completed twice: one transition to completed per file in the event stream.
       const stream = await s.redis.xrange(`${s.config.redis.keyPrefix}:batch:${batch.id}:events`, '-', '+');
@@ -159,12 +171,12 @@ describe('chaos', () => {
         ) as Record<string, string>;
         if (entry.to === 'completed') completions.set(entry.file!, (completions.get(entry.file!) ?? 0) + 1);
       }
-      expect(completions.size).toBe(DOCS);
+      expect(completions.size).toBe(DOCS - REJECTED);
       expect([...completions.values()].every((n) => n === 1)).toBe(true);
       // Result files are complete JSON (the store parses each), one per file and schema.
       const results = await resultsOf(s, batch.id);
       expect(results).toHaveLength(DOCS * 2);
-      expect(results.every((r) => r.status === 'completed')).toBe(true);
+      expect(results.filter((r) => r.status === 'completed')).toHaveLength((DOCS - REJECTED) * 2);
       // Duplicate upstream jobs: at most one per kill (a create that landed while its worker died).
       const stats = [...statsBeforeRestart, await s.sim<SimStats>('stats')];
       const duplicates = stats.reduce((sum, st) => sum + st.duplicateJobs, 0);
@@ -177,7 +189,7 @@ describe('chaos', () => {
         [
           `chaos: ${DOCS} documents × 2 schemas, ${WORKERS} workers, ${((Date.now() - started) / 1000).toFixed(1)} s`,
           `  faults: ${kills} SIGKILLs; ${faults.join('; ')}; ${forged} forged webhooks (${forgedRejected} refused)`,
-          `  outcome: ${byState.completed ?? 0} completed, ${failed.length} failed, 0 lost; duplicates ${duplicates}; longest stretch without a finished file ${(longestStallMs / 1000).toFixed(1)} s`,
+          `  outcome: ${byState.completed ?? 0} completed, ${failed.length} failed as upstream refused them, 0 lost; duplicates ${duplicates}; longest stretch without a finished file ${(longestStallMs / 1000).toFixed(1)} s`,
         ].join('\n'),
       );
     },
