@@ -233,6 +233,30 @@ describe('the pipeline under pressure', () => {
     console.info(lines.join('\n'));
   }, 120_000);
 
+  it('waits out a LlamaCloud outage longer than its retries, then finishes every file', async () => {
+    // Every request fails with 503 until more uploads were refused than 8 files × STAGE_ATTEMPTS (5):
+    // then at least one file was refused more often than its attempts allow, and none may fail.
+    stack = await startStack({
+      sim: { timeScale: 0.01, latency: COOKBOOK_LATENCY, faults: { http5xxRate: 1 } },
+      env: { TIME_SCALE: '0.01' },
+    });
+    await spawnWorkers(stack, 1);
+    const { batch } = await stack.enqueue(mixedDocuments(8), oneSchema);
+    const refusedUploads = async () =>
+      (await stack!.sim<SimStats>('stats')).requests['POST /api/v1/beta/files']?.['503'] ?? 0;
+    for (let i = 0; (await refusedUploads()) <= 8 * 5; i++) {
+      if (i > 600) throw new Error('fewer than 41 uploads were refused within 30 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect((await stack.state.getBatch(batch.id)).counters.byState.failed).toBe(0);
+    const refused = await refusedUploads();
+    await stack.sim('config', { faults: { http5xxRate: 0 } });
+    const done = await stack.waitForBatch(batch.id, 60_000);
+    expect(done.status).toBe('completed');
+    expect(done.counters.byState.completed).toBe(8);
+    console.info(`outage: ${refused} uploads of 8 files answered 503; every file finished once it ended`);
+  }, 90_000);
+
   it('survives a Redis restart (AOF) mid-batch: workers reconnect and finish every file once', async () => {
     stack = await startStack({
       sim: { timeScale: 0.02, latency: COOKBOOK_LATENCY },
