@@ -385,6 +385,20 @@ function table(title: string, idealS: number, runs: RunResult[], baseline: RunRe
   return lines.join('\n');
 }
 
+/** The runs of one scenario, one after another, each against its own fresh stack. */
+async function measureEach(
+  scenario: string,
+  docCount: number,
+  runs: [string, Runner][],
+): Promise<RunResult[]> {
+  const results: RunResult[] = [];
+  for (const [label, runner] of runs) {
+    console.info(`${scenario}: ${label}…`);
+    results.push(await measure(label, docCount, runner));
+  }
+  return results;
+}
+
 const a = documents(QUICK ? 150 : 500, 'a');
 const bCount = QUICK ? 1000 : 10_000;
 const c = documents(QUICK ? 40 : 100, 'c').map((d) => ({ ...d, tier: 'cost_effective' as const }));
@@ -403,16 +417,12 @@ console.info(
   `docpipe benchmarks${QUICK ? ' (quick)' : ''}: ${SCENARIOS.join(', ')}; A ${a.length} documents, B ${bCount} one-page documents, C ${c.length} × 3 schemas`,
 );
 if (SCENARIOS.includes('A')) {
-  const runs: RunResult[] = [];
-  for (const [label, run] of [
+  const runs = await measureEach('A', a.length, [
     ['docpipe, 1 worker process', docpipe(a, 1, 1)],
     ['docpipe, 4 worker processes', docpipe(a, 4, 1)],
     ['cookbook baseline (official SDK)', cookbook(a, 1)],
     ['cookbook, SDK retries raised to 10', cookbook(a, 1, 10)],
-  ] as const) {
-    console.info(`A: ${label}…`);
-    runs.push(await measure(label, a.length, run));
-  }
+  ]);
   results.A = { idealS: ideal(a), runs };
   const title = `A. Rate-limited throughput: ${a.length} documents (1–20 pages, 30% agentic)`;
   const chart = `${stamp}-A.svg`;
@@ -451,15 +461,11 @@ if (SCENARIOS.includes('B')) {
 }
 
 if (SCENARIOS.includes('C')) {
-  const runs: RunResult[] = [];
-  for (const [label, run] of [
+  const runs = await measureEach('C', c.length, [
     ['docpipe, 1 worker process', docpipe(c, 1, 3)],
     ['cookbook parse-then-extract', cookbook(c, 3)],
     ['cookbook parse-then-extract, SDK retries 10', cookbook(c, 3, 10)],
-  ] as const) {
-    console.info(`C: ${label}…`);
-    runs.push(await measure(label, c.length, run));
-  }
+  ]);
   // C's ideal: every document parsed once and extracted three times at the capacity.
   const idealS = ideal(c, 3) + Math.max(...c.map((d) => latencyS('cost_effective_parse', d.pages)));
   results.C = { idealS, runs };
