@@ -12,6 +12,7 @@ import {
   createBatch,
   createLogger,
   createQueues,
+  Dispatcher,
   type Env,
   LocalBlobStore,
   type Logger,
@@ -67,6 +68,7 @@ export async function startStack(options: StackOptions = {}) {
   const redis: Redis = await connectRedis(config.redis.url, { role: 'worker' });
   const queues: Queues = createQueues(redis, config);
   const state = new StateStore(redis, config.redis.keyPrefix);
+  const dispatcher = new Dispatcher(redis, config.redis.keyPrefix, queues, config.limits.dispatchWindow);
   const blobs = new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes);
   const inProcess: { close(): Promise<void> }[] = [];
   const children = new Set<ChildProcess>();
@@ -81,19 +83,20 @@ export async function startStack(options: StackOptions = {}) {
     redis,
     queues,
     state,
+    dispatcher,
     blobs,
 
     async enqueue(
       documents: { name: string; bytes: Buffer }[],
       spec: BatchSpec,
-      extra: { callbackUrl?: string; priority?: number; budgetCredits?: number } = {},
+      extra: { callbackUrl?: string; priority?: number; budgetCredits?: number; tenant?: string } = {},
     ) {
       const files: NewFile[] = [];
       for (const doc of documents) {
         const stored = await blobs.put(doc.bytes);
         files.push({ name: doc.name, sha256: stored.sha256, sizeBytes: stored.sizeBytes });
       }
-      return createBatch({ state, queues }, { spec, files, ...extra });
+      return createBatch({ state, dispatcher }, { spec, files, ...extra });
     },
 
     async startWorkerInProcess() {

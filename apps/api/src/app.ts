@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { FILE_STATES, type Liveness } from '@docpipe/core';
+import { FILE_STATES, type Liveness, tenantSchema } from '@docpipe/core';
 import {
   cancelBatch,
   handleLlamaCloudWebhook,
@@ -13,16 +13,26 @@ import {
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ApiError, asyncRoute, errorMiddleware, parseOr400 } from './api-errors.js';
-import { requireKey } from './auth.js';
+import { ADMIN_TENANT, type Caller, requireKey } from './auth.js';
 import { streamBatchEvents } from './batch-events.js';
 import { acceptJson, acceptMultipart } from './batch-intake.js';
 import { dashboardRouter } from './dashboard.js';
-import { batchView, fileView } from './views.js';
+import { batchView, fileView, tenantView } from './views.js';
 
 /** What the API works with: a pipeline context (it cancels and retries) and worker liveness. */
 export interface AppDeps extends PipelineContext {
   liveness: Liveness;
 }
+
+/** A tenant's share and quotas (PUT /v1/tenants/:tenant); absent: weight 1, no quota. */
+const tenantConfigSchema = z
+  .object({
+    weight: z.number().min(0.1).max(1000).optional(),
+    max_in_flight: z.number().int().min(1).optional(),
+    files_per_second: z.number().positive().optional(),
+    credits_per_day: z.number().min(0).optional(),
+  })
+  .strict();
 
 const filesQuery = z
   .object({
@@ -99,7 +109,7 @@ export function buildApp(deps: AppDeps) {
       next();
     });
   }
-  v1.use(requireKey(config.api.keys, 'bearer'));
+  v1.use(requireKey(config.api.tenants, 'bearer'));
   v1.use(express.json({ limit: Math.ceil(config.storage.blobMaxBytes * 1.4) + 1024 * 1024 }));
 
   v1.post(
@@ -107,8 +117,10 @@ export function buildApp(deps: AppDeps) {
     asyncRoute(async (req, res) => {
       const type = req.get('content-type') ?? '';
       let created: Awaited<ReturnType<typeof acceptJson>>;
-      if (type.startsWith('multipart/form-data')) created = await acceptMultipart(deps, req);
-      else if (req.is('application/json')) created = await acceptJson(deps, req.body);
+      if (type.startsWith('multipart/form-data'))
+        created = await acceptMultipart(deps, req, res.locals.caller as Caller);
+      else if (req.is('application/json'))
+        created = await acceptJson(deps, req.body, res.locals.caller as Caller);
       else
         throw new ApiError(
           415,
@@ -197,6 +209,34 @@ export function buildApp(deps: AppDeps) {
       res.json(fileView(await deps.state.getFile(String(req.params.id))));
     }),
   );
+  v1.get(
+    '/tenants',
+    asyncRoute(async (_req, res) => {
+      const caller = res.locals.caller as Caller;
+      const all = await deps.dispatcher.status();
+      const visible = caller.admin ? all : all.filter((t) => t.tenant === caller.tenant);
+      res.json({ items: visible.map(tenantView) });
+    }),
+  );
+  v1.put(
+    '/tenants/:tenant',
+    asyncRoute(async (req, res) => {
+      const caller = res.locals.caller as Caller;
+      if (!caller.admin)
+        throw new ApiError(
+          403,
+          'admin_only',
+          `only keys of tenant "${ADMIN_TENANT}" may set shares and quotas`,
+        );
+      const tenant = parseOr400(tenantSchema, req.params.tenant, 'tenant');
+      const config = parseOr400(tenantConfigSchema, req.body);
+      await deps.dispatcher.configure(tenant, config);
+      await deps.dispatcher.soon(); // a raised quota admits waiting files now
+      log.info({ tenant, config }, 'tenant configured');
+      const status = (await deps.dispatcher.status()).find((t) => t.tenant === tenant)!;
+      res.json(tenantView(status));
+    }),
+  );
   v1.use((req: Request, _res: Response) => {
     throw new ApiError(404, 'not_found', `no route ${req.method} /v1${req.path}`);
   });
@@ -216,8 +256,8 @@ export function buildApp(deps: AppDeps) {
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'docpipe queues' } },
   });
-  app.use('/admin/queues', requireKey(config.api.keys, 'browser'), board.getRouter());
-  app.use(requireKey(config.api.keys, 'browser'), dashboardRouter(deps));
+  app.use('/admin/queues', requireKey(config.api.tenants, 'browser'), board.getRouter());
+  app.use(requireKey(config.api.tenants, 'browser'), dashboardRouter(deps));
 
   app.use((req: Request, res: Response) => {
     res

@@ -9,22 +9,26 @@ import {
   batchSpecSchema,
   type Config,
   createBatch,
+  type Dispatcher,
   type NewFile,
   prioritySchema,
   type Queues,
   type StagedBlob,
   type StateStore,
+  tenantSchema,
 } from '@docpipe/core';
 import { checkDataSchema } from '@docpipe/pipeline';
 import busboy from 'busboy';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { ApiError, invalidRequest, parseOr400 } from './api-errors.js';
+import type { Caller } from './auth.js';
 import { openUrl } from './url-source.js';
 
 export interface IntakeDeps {
   config: Config;
   state: StateStore;
+  dispatcher: Dispatcher;
   queues: Queues;
   blobs: BlobStore;
 }
@@ -51,6 +55,8 @@ const options = {
   budget_credits: z.number().positive().optional(),
   priority: prioritySchema.optional(),
   idempotency_key: z.string().min(1).max(200).optional(),
+  /** Another tenant than the key's own: admin keys only. */
+  tenant: tenantSchema.optional(),
 };
 
 const jsonRequest = (maxFiles: number) =>
@@ -74,7 +80,10 @@ const multipartSpec = z
 type BatchOptions = z.output<z.ZodObject<typeof options>>;
 
 /** Checks the batch options; a bad JSON Schema is one 400 here, not a batch of failed files. */
-function batchOptions(input: BatchOptions): {
+function batchOptions(
+  input: BatchOptions,
+  caller: Caller,
+): {
   spec: BatchSpec;
   extra: Parameters<typeof createBatch>[1] extends infer I ? Omit<I & object, 'spec' | 'files'> : never;
 } {
@@ -87,6 +96,12 @@ function batchOptions(input: BatchOptions): {
         }))
       : [],
   );
+  if (input.tenant && input.tenant !== caller.tenant && !caller.admin)
+    throw new ApiError(
+      403,
+      'tenant_forbidden',
+      `this key belongs to tenant "${caller.tenant}" and cannot enqueue for "${input.tenant}"; leave out tenant or use an admin key`,
+    );
   if (fields.length)
     throw new ApiError(
       400,
@@ -101,6 +116,7 @@ function batchOptions(input: BatchOptions): {
       ...(input.idempotency_key ? { idempotencyKey: input.idempotency_key } : {}),
       ...(input.priority !== undefined ? { priority: input.priority } : {}),
       ...(input.budget_credits !== undefined ? { budgetCredits: input.budget_credits } : {}),
+      tenant: input.tenant ?? caller.tenant,
     },
   };
 }
@@ -200,9 +216,15 @@ async function stageEntry(deps: IntakeDeps, staging: Staging, entry: FileEntry, 
   }
 }
 
-async function accept(deps: IntakeDeps, staging: Staging, input: BatchOptions, fill: () => Promise<void>) {
+async function accept(
+  deps: IntakeDeps,
+  staging: Staging,
+  input: BatchOptions,
+  caller: Caller,
+  fill: () => Promise<void>,
+) {
   try {
-    const { spec, extra } = batchOptions(input);
+    const { spec, extra } = batchOptions(input, caller);
     await fill();
     await staging.commit();
     return await createBatch(deps, { spec, files: staging.files, ...extra });
@@ -213,10 +235,10 @@ async function accept(deps: IntakeDeps, staging: Staging, input: BatchOptions, f
 }
 
 /** `POST /v1/batches` with a JSON body. */
-export async function acceptJson(deps: IntakeDeps, body: unknown) {
+export async function acceptJson(deps: IntakeDeps, body: unknown, caller: Caller) {
   const input = parseOr400(jsonRequest(deps.config.api.maxFiles), body);
   const staging = new Staging(deps.blobs);
-  return accept(deps, staging, input, async () => {
+  return accept(deps, staging, input, caller, async () => {
     for (const [i, entry] of input.files.entries()) await stageEntry(deps, staging, entry, i);
   });
 }
@@ -226,7 +248,7 @@ export async function acceptJson(deps: IntakeDeps, body: unknown) {
  * names the file) streamed to the staging area, and one `spec` part with the batch options as
  * JSON (its optional `files[i].metadata` applies to the i-th file part).
  */
-export async function acceptMultipart(deps: IntakeDeps, req: Request) {
+export async function acceptMultipart(deps: IntakeDeps, req: Request, caller: Caller) {
   const staging = new Staging(deps.blobs);
   let specText: string | undefined;
   const pending: Promise<void>[] = [];
@@ -326,5 +348,5 @@ export async function acceptMultipart(deps: IntakeDeps, req: Request) {
     const file = staging.files[i];
     if (file && entry.metadata) file.metadata = entry.metadata;
   });
-  return accept(deps, staging, parsed.data, async () => {});
+  return accept(deps, staging, parsed.data, caller, async () => {});
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { type Config, FILE_STATES, type StateStore } from '@docpipe/core';
+import { type Config, type Dispatcher, FILE_STATES, type StateStore } from '@docpipe/core';
 import express from 'express';
 import { asyncRoute } from './api-errors.js';
-import { batchView } from './views.js';
+import { batchView, tenantView } from './views.js';
 
 const asset = (name: string) => readFileSync(new URL(`../assets/${name}`, import.meta.url), 'utf8');
 const SCRIPT = asset('batch-page.js');
@@ -41,7 +41,7 @@ const STAGES = FILE_STATES;
  * over SSE, credits, a per-file table with state, round, failure and remote ids, filter, retry
  * and cancel). Plain HTML and one small script, served by the API itself: no build step.
  */
-export function dashboardRouter(deps: { state: StateStore; config: Config }) {
+export function dashboardRouter(deps: { state: StateStore; config: Config; dispatcher: Dispatcher }) {
   const router = express.Router();
   router.get('/assets/dashboard.css', (_req, res) => {
     res.type('text/css').set('cache-control', 'no-cache').send(STYLE);
@@ -55,6 +55,16 @@ export function dashboardRouter(deps: { state: StateStore; config: Config }) {
     '/batches',
     asyncRoute(async (_req, res) => {
       const { items } = await deps.state.listBatches({ limit: 100 });
+      const tenants = (await deps.dispatcher.status()).map(tenantView);
+      const tenantRows = tenants
+        .map(
+          (
+            t,
+          ) => `<tr><td>${html(t.tenant)}</td><td class="num">${t.weight}</td><td class="num">${t.ready}</td>
+<td class="num">${t.in_flight}${t.max_in_flight === null ? '' : ` / ${t.max_in_flight}`}</td><td class="num">${t.admitted}</td>
+<td class="num">${t.credits_today}${t.credits_per_day === null ? '' : ` / ${t.credits_per_day}`}</td></tr>`,
+        )
+        .join('\n');
       const rows = items
         .map((batch) => {
           const view = batchView(batch);
@@ -76,6 +86,14 @@ ${
     : `<table class="grid"><caption class="sr-only">Batches, newest first</caption>
 <thead><tr><th scope="col">Batch</th><th scope="col">Status</th><th scope="col">Progress</th><th scope="col">Files</th><th scope="col">Completed</th><th scope="col">Failed</th><th scope="col">Credits</th><th scope="col">Created</th></tr></thead>
 <tbody>${rows}</tbody></table>`
+}
+${
+  tenants.length === 0
+    ? ''
+    : `<h2>Tenants</h2>
+<table class="grid" id="tenants"><caption class="sr-only">Tenants: shares, waiting and admitted files, credits today</caption>
+<thead><tr><th scope="col">Tenant</th><th scope="col">Weight</th><th scope="col">Waiting</th><th scope="col">In flight</th><th scope="col">Admitted</th><th scope="col">Credits today</th></tr></thead>
+<tbody>${tenantRows}</tbody></table>`
 }`,
         ),
       );

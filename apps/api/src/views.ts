@@ -1,4 +1,4 @@
-import type { BatchRecord, FileRecord } from '@docpipe/core';
+import type { BatchRecord, FileRecord, TenantStatus } from '@docpipe/core';
 import { TERMINAL_FILE_STATES } from '@docpipe/core';
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
@@ -29,6 +29,7 @@ export function batchView(batch: BatchRecord, now = Date.now()) {
     budget_credits: batch.budgetCredits ?? null,
     sequence: batch.sequence,
     priority: batch.priority,
+    tenant: batch.tenant,
     cancel_requested: batch.cancelRequested ?? false,
     callback_url: batch.callbackUrl ?? null,
     idempotency_key: batch.idempotencyKey ?? null,
@@ -54,5 +55,19 @@ export function fileView(file: FileRecord) {
     created_at: iso(file.createdAt),
     started_at: iso(file.startedAt),
     finished_at: iso(file.finishedAt),
+  };
+}
+
+export function tenantView(status: TenantStatus) {
+  return {
+    tenant: status.tenant,
+    weight: status.config.weight ?? 1,
+    max_in_flight: status.config.max_in_flight ?? null,
+    files_per_second: status.config.files_per_second ?? null,
+    credits_per_day: status.config.credits_per_day ?? null,
+    ready: status.ready,
+    in_flight: status.inFlight,
+    admitted: status.admitted,
+    credits_today: status.creditsToday,
   };
 }

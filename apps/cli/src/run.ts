@@ -15,6 +15,7 @@ import {
   createBatch,
   createLogger,
   createQueues,
+  Dispatcher,
   type ExtractTier,
   freePort,
   LocalBlobStore,
@@ -186,8 +187,9 @@ export async function runCommand(
       )
       .digest('hex')
       .slice(0, 32);
+    const dispatcher = new Dispatcher(producer, config.redis.keyPrefix, queues, config.limits.dispatchWindow);
     const { batch, created } = await createBatch(
-      { state, queues },
+      { state, dispatcher },
       {
         spec,
         files,

@@ -37,6 +37,17 @@ const list = () =>
       .filter(Boolean),
   );
 
+/** An API_KEYS entry: `tenant=key` or a bare key (tenant `default`). */
+const apiKeyEntry = z.string().transform((entry, ctx) => {
+  const named = /^([a-z0-9][a-z0-9_-]{0,39})=(.+)$/.exec(entry);
+  const [tenant, key] = named && named[2]!.length >= 16 ? [named[1]!, named[2]!] : ['default', entry];
+  if (key.length < 16) {
+    ctx.addIssue({ code: 'custom', message: 'each API key needs at least 16 characters' });
+    return z.NEVER;
+  }
+  return { tenant, key };
+});
+
 function setting<T extends z.ZodType>(
   schema: T,
   doc: string,
@@ -190,6 +201,11 @@ export const settings = {
     default: '10',
   }),
   INFLIGHT_MAX: setting(int(1), 'Highest adaptive cap on remote jobs in flight.', { default: '100' }),
+  DISPATCH_WINDOW: setting(
+    int(1),
+    'Files admitted into the pipeline and not yet final, all tenants; fair dispatch admits more as they finish.',
+    { default: '200' },
+  ),
 
   CREDITS_PER_PAGE_COST_EFFECTIVE: setting(
     z.coerce.number().min(0),
@@ -225,8 +241,8 @@ export const settings = {
   API_HOST: setting(z.string().min(1), 'Address the API listens on.', { default: '127.0.0.1' }),
   API_PORT: setting(int(0).max(65535), 'Port of the API (0: any free port).', { default: '3000' }),
   API_KEYS: setting(
-    list().pipe(z.array(z.string().min(16, 'each API key needs at least 16 characters'))),
-    'Comma-separated bearer keys for /v1 and the dashboard; empty: no auth (loopback only).',
+    list().pipe(z.array(apiKeyEntry)),
+    'Comma-separated bearer keys for /v1 and the dashboard, each `tenant=key` or a bare key (tenant `default`); keys of tenant `admin` act for every tenant. Empty: no auth (loopback only).',
     { default: '', secret: true },
   ),
   API_MAX_FILES: setting(int(1), 'Most files one batch may hold.', { default: '10000' }),
@@ -328,6 +344,7 @@ function shape(flat: Flat) {
       create: { max: flat.RATE_CREATE_MAX, windowMs: flat.RATE_CREATE_WINDOW_MS },
       read: { max: flat.RATE_READ_MAX, windowMs: flat.RATE_READ_WINDOW_MS },
       inflight: { min: flat.INFLIGHT_MIN, initial: flat.INFLIGHT_INITIAL, max: flat.INFLIGHT_MAX },
+      dispatchWindow: flat.DISPATCH_WINDOW,
     },
     creditsPerPage: {
       cost_effective: flat.CREDITS_PER_PAGE_COST_EFFECTIVE,
@@ -344,7 +361,12 @@ function shape(flat: Flat) {
     api: {
       host: flat.API_HOST,
       port: flat.API_PORT,
-      keys: flat.API_KEYS,
+      keys: flat.API_KEYS.map((entry) => entry.key),
+      /** The tenant each key belongs to. */
+      tenants: Object.fromEntries(flat.API_KEYS.map((entry) => [entry.key, entry.tenant])) as Record<
+        string,
+        string
+      >,
       maxFiles: flat.API_MAX_FILES,
       pathRoots: flat.API_PATH_ROOTS,
       allowPrivateUrls: flat.API_ALLOW_PRIVATE_URLS,

@@ -2,6 +2,7 @@ export * from './blob-store.js';
 export * from './config.js';
 export * from './create-batch.js';
 export * from './credits.js';
+export * from './dispatch.js';
 export * from './errors.js';
 export * from './free-port.js';
 export * from './ids.js';

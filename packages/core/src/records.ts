@@ -146,9 +146,17 @@ export interface BatchRecord {
   cancelRequested?: boolean;
   /** 1 (most urgent) … 10; every job of the batch carries it as its BullMQ priority. */
   priority: number;
+  /** The service that enqueued it: dispatch shares capacity fairly between tenants. */
+  tenant: string;
 }
 
 export const DEFAULT_PRIORITY = 5;
+
+/** A batch enqueued without a tenant (single-service deployments) belongs to this one. */
+export const DEFAULT_TENANT = 'default';
+export const tenantSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'use 1–40 lowercase letters, digits, "_" or "-"');
 export const prioritySchema = z
   .number()
   .int()

@@ -6,6 +6,7 @@ import {
   type BatchSpec,
   type BatchStatus,
   DEFAULT_PRIORITY,
+  DEFAULT_TENANT,
   FILE_STATES,
   FILE_TRANSITIONS,
   type FileError,
@@ -59,7 +60,7 @@ export class StateKeys {
  * taken, writes nothing and returns the batch id that holds the key.
  *
  * KEYS: batches index, idempotency key.  ARGV: use-idempotency (0/1), batch id, now, key prefix,
- * batch hash fields (JSON array), file hash field arrays (JSON array of arrays).
+ * batch hash fields (JSON array), file hash field arrays (JSON array of arrays), tenant, priority.
  */
 const CREATE_BATCH_SCRIPT = `
 local batchesKey, idemKey = KEYS[1], KEYS[2]
@@ -81,6 +82,20 @@ for _, fields in ipairs(cjson.decode(ARGV[6])) do
   redis.call('ZADD', batchKey .. ':files', ordinal, id)
   redis.call('ZADD', batchKey .. ':files:queued', ordinal, id)
 end
+-- Every file waits in its tenant's ready set (by priority, then arrival) for fair dispatch.
+local tenant, priority = ARGV[7], tonumber(ARGV[8])
+local files = cjson.decode(ARGV[6])
+local seq = redis.call('INCRBY', prefix .. ':dispatch:seq', #files) - #files
+local readyKey = prefix .. ':tenant:' .. tenant .. ':ready'
+for i, fields in ipairs(files) do
+  for j = 1, #fields, 2 do
+    if fields[j] == 'id' then redis.call('ZADD', readyKey, priority * 1e12 + seq + i, fields[j + 1]) end
+  end
+end
+if redis.call('LPOS', prefix .. ':tenants:active', tenant) == false then
+  redis.call('RPUSH', prefix .. ':tenants:active', tenant)
+end
+redis.call('SADD', prefix .. ':tenants', tenant)
 return batchId
 `;
 
@@ -125,6 +140,14 @@ if terminal[to] then
 end
 if from == 'queued' and not terminal[to] and redis.call('HEXISTS', fileKey, 'started_at') == 0 then
   redis.call('HSET', fileKey, 'started_at', now)
+end
+local prefix = string.sub(batchPrefix, 1, string.find(batchPrefix, ':batch:', 1, true) - 1)
+local tenant = redis.call('HGET', batchKey, 'tenant') or 'default'
+if from == 'queued' then redis.call('ZREM', prefix .. ':tenant:' .. tenant .. ':ready', fileId) end
+if terminal[to] and redis.call('HGET', fileKey, 'admitted') == '1' then
+  redis.call('HDEL', fileKey, 'admitted')
+  redis.call('HINCRBY', prefix .. ':tenants:inflight', tenant, -1)
+  redis.call('DECR', prefix .. ':dispatch:inflight')
 end
 redis.call('ZREM', batchPrefix .. ':files:' .. from, fileId)
 redis.call('ZADD', batchPrefix .. ':files:' .. to, ordinal, fileId)
@@ -204,6 +227,8 @@ local day = redis.call('HGET', fileKey, 'reserved_day') or ARGV[2]
 local used = redis.call('HINCRBYFLOAT', batchKey, 'credits_used', credits)
 redis.call('HINCRBYFLOAT', day, 'used', credits)
 redis.call('EXPIRE', day, ARGV[3])
+redis.call('HINCRBYFLOAT', day .. ':tenants', redis.call('HGET', batchKey, 'tenant') or 'default', credits)
+redis.call('EXPIRE', day .. ':tenants', ARGV[3])
 local held = tonumber(redis.call('HGET', fileKey, 'reserved_credits') or '0')
 local take = math.min(held, credits)
 if take > 0 then
@@ -262,6 +287,8 @@ export interface CreateBatchInput {
   budgetCredits?: number;
   idempotencyKey?: string;
   priority?: number;
+  /** The service the batch belongs to (fair dispatch and quotas); default `default`. */
+  tenant?: string;
 }
 
 export interface Page<T> {
@@ -288,6 +315,8 @@ type RedisWithScripts = Redis & {
 export class StateStore {
   readonly keys: StateKeys;
   private readonly redis: RedisWithScripts;
+  /** Called when a file reaches a final state: its place in the dispatch window is free. */
+  onFinal?: () => void;
 
   constructor(redis: Redis, prefix: string) {
     this.keys = new StateKeys(prefix);
@@ -338,6 +367,7 @@ export class StateStore {
     if (input.budgetCredits !== undefined) batchFields.budget_credits = input.budgetCredits;
     if (input.idempotencyKey) batchFields.idempotency_key = input.idempotencyKey;
     batchFields.priority = input.priority ?? DEFAULT_PRIORITY;
+    batchFields.tenant = input.tenant ?? DEFAULT_TENANT;
 
     const winner = await this.redis.docpipeCreateBatch(
       this.keys.batches(),
@@ -348,6 +378,8 @@ export class StateStore {
       this.keys.prefix,
       JSON.stringify(Object.entries(batchFields).flat().map(String)),
       JSON.stringify(files.map((file) => Object.entries(fileToHash(file)).flat().map(String))),
+      String(batchFields.tenant),
+      String(batchFields.priority),
     );
     return { ...(await this.getBatchWithFiles(winner)), created: winner === batchId };
   }
@@ -374,6 +406,7 @@ export class StateStore {
         details: { fileId, from, to },
       });
     }
+    if (outcome === 'ok' && TERMINAL_FILE_STATES.includes(to)) this.onFinal?.();
     return {
       outcome: outcome as 'ok' | 'noop',
       from: from as FileState,
@@ -630,6 +663,7 @@ function batchFromHash(hash: Record<string, string>): BatchRecord {
     creditsReserved: Math.max(0, Number(hash.credits_reserved ?? 0)),
     sequence: Number(hash.sequence ?? 0),
     priority: Number(hash.priority ?? DEFAULT_PRIORITY),
+    tenant: hash.tenant ?? DEFAULT_TENANT,
   };
   const finishedAt = optionalNumber(hash.finished_at);
   if (finishedAt !== undefined) record.finishedAt = finishedAt;

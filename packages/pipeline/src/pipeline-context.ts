@@ -1,6 +1,7 @@
 import {
   type BlobStore,
   type Config,
+  Dispatcher,
   type FileRecord,
   type InflightCap,
   InflightRegistry,
@@ -30,6 +31,8 @@ export interface PipelineContext {
   inflight: InflightRegistry;
   /** The adaptive global cap on remote jobs in flight. */
   cap: InflightCap;
+  /** Fair dispatch of queued files between tenants. */
+  dispatcher: Dispatcher;
   metrics: Metrics;
 }
 
@@ -39,10 +42,19 @@ export function createPipelineContext(
   parts: Pick<PipelineContext, 'log' | 'redis' | 'queues' | 'llama' | 'metrics'>,
 ): PipelineContext {
   const prefix = config.redis.keyPrefix;
+  const state = new StateStore(parts.redis, prefix);
+  const dispatcher = new Dispatcher(parts.redis, prefix, parts.queues, config.limits.dispatchWindow);
+  // A file that finished frees a place in the dispatch window: admit the next one now.
+  state.onFinal = () => {
+    dispatcher
+      .soon()
+      .catch((error: unknown) => parts.log.warn({ err: error }, 'dispatch failed; the poller retries'));
+  };
   return {
     config,
     ...parts,
-    state: new StateStore(parts.redis, prefix),
+    state,
+    dispatcher,
     blobs: new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes),
     results: new LocalResultStore(config.storage.resultDir),
     inflight: new InflightRegistry(parts.redis, prefix),

@@ -13,7 +13,12 @@ export interface PollTickReport {
   checked: number;
   requests: number;
   woken: number;
+  /** Files fair dispatch admitted on this tick. */
+  admitted?: number;
 }
+
+/** An admitted file whose upload job is still missing this long after admission lost it in a crash. */
+const RECOVER_AFTER_MS = 30_000;
 
 const QUEUE_OF: Record<RemoteKind, QueueName> = { parse: 'parse', extract: 'extract' };
 
@@ -57,7 +62,11 @@ export async function pollTick(ctx: PipelineContext, now = Date.now()): Promise<
     }
   }
   if ([...seen.values()].includes('THROTTLED')) await fitCap(ctx, report, seen);
-  if (report.checked > 0) ctx.log.debug(report, 'poll tick');
+  // The safety net of fair dispatch: quotas changed or a new day began, a finished file's
+  // dispatch failed, or a crash lost the upload job of an admitted file.
+  await ctx.dispatcher.recoverPending(RECOVER_AFTER_MS * ctx.config.timeScale, now);
+  report.admitted = await ctx.dispatcher.dispatch(now);
+  if (report.checked > 0 || report.admitted) ctx.log.debug(report, 'poll tick');
   return report;
 }
 
