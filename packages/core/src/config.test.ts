@@ -94,4 +94,21 @@ describe('loadConfig', () => {
       (config.redis as { url: string }).url = 'redis://elsewhere';
     }).toThrow(TypeError);
   });
+
+  it('reads the tenant of each API key (tenant=key, or a bare key for the default tenant)', () => {
+    const config = loadConfig({
+      API_KEYS: 'billing=sk-billing-0123456789ab, sk-bare-0123456789abcd, admin=sk-admin-0123456789abc',
+    });
+    expect(config.api.keys).toEqual([
+      'sk-billing-0123456789ab',
+      'sk-bare-0123456789abcd',
+      'sk-admin-0123456789abc',
+    ]);
+    expect(config.api.tenants).toEqual({
+      'sk-billing-0123456789ab': 'billing',
+      'sk-bare-0123456789abcd': 'default',
+      'sk-admin-0123456789abc': 'admin',
+    });
+    expect(() => loadConfig({ API_KEYS: 'billing=short' })).toThrow(/at least 16 characters/);
+  });
 });
