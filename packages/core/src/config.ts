@@ -202,9 +202,8 @@ export const settings = {
   }),
   INFLIGHT_MAX: setting(int(1), 'Highest adaptive cap on remote jobs in flight.', { default: '100' }),
   DISPATCH_WINDOW: setting(
-    int(1),
-    'Files admitted into the pipeline and not yet final, all tenants; fair dispatch admits more as they finish.',
-    { default: '200' },
+    int(1).optional(),
+    'Files admitted into the pipeline and not yet final, all tenants; fair dispatch admits more as they finish. Unset: twice INFLIGHT_MAX, so the window never starves the upstream; smaller: a new tenant waits behind fewer files.',
   ),
 
   CREDITS_PER_PAGE_COST_EFFECTIVE: setting(
@@ -344,7 +343,7 @@ function shape(flat: Flat) {
       create: { max: flat.RATE_CREATE_MAX, windowMs: flat.RATE_CREATE_WINDOW_MS },
       read: { max: flat.RATE_READ_MAX, windowMs: flat.RATE_READ_WINDOW_MS },
       inflight: { min: flat.INFLIGHT_MIN, initial: flat.INFLIGHT_INITIAL, max: flat.INFLIGHT_MAX },
-      dispatchWindow: flat.DISPATCH_WINDOW,
+      dispatchWindow: flat.DISPATCH_WINDOW ?? 2 * flat.INFLIGHT_MAX,
     },
     creditsPerPage: {
       cost_effective: flat.CREDITS_PER_PAGE_COST_EFFECTIVE,
