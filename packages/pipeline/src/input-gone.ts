@@ -11,7 +11,8 @@ export interface RemoteInput {
 
 /**
  * A create refused with 404 whose input is gone upstream (LlamaCloud expired or lost it, or a
- * restarted cloud-local forgot everything): the file starts over from the upload in a new round,
+ * restarted cloud-local forgot everything): the file starts over from the upload in a new round
+ * (an upload job of the next round, which moves the file back to uploading when it runs),
  * which uploads and parses again and re-runs only the extractions not yet finished (finished ones
  * keep their results). Any other error, including a 404 while the input is still there (an
  * unknown configuration_id, say), is thrown as it was, so a real refusal never loops.
@@ -33,7 +34,8 @@ export async function restartIfInputGone(
     { batchId: file.batchId, fileId: file.id, input, round },
     `${input.kind === 'file' ? 'uploaded file' : 'parse job'} ${input.id} is gone upstream; starting the file over from the upload`,
   );
-  await ctx.state.transition(file.id, 'uploading', { round });
+  // The new round's upload job moves the file back to uploading itself (upload-stage.ts): adding
+  // it is the only step here, so a crash before or after it leaves nothing half-done.
   await ctx.queues.upload.add(
     'upload',
     { batchId: file.batchId, fileId: file.id, round },

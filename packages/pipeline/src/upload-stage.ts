@@ -21,7 +21,13 @@ export const needsParse = (batch: BatchRecord) =>
  */
 export async function uploadStage(ctx: PipelineContext, job: StageJob<Payload<'upload'>>): Promise<Outcome> {
   const { fileId } = job.data;
-  const file = await ctx.state.getFile(fileId);
+  let file = await ctx.state.getFile(fileId);
+  if (job.data.round === file.round + 1 && (file.state === 'parsing' || file.state === 'extracting')) {
+    // The next round of a file whose input is gone upstream (input-gone.ts): this job owns the
+    // restart, so a crash anywhere in it is retried as a whole and nothing is left half-done.
+    await ctx.state.transition(file.id, 'uploading', { round: job.data.round });
+    file = await ctx.state.getFile(fileId);
+  }
   if (file.round !== job.data.round) return DONE; // a delivery from an earlier round
   const batch = await ctx.state.getBatch(file.batchId);
   if ((file.state === 'parsing' || file.state === 'extracting') && file.remoteFileId) {
