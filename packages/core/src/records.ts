@@ -23,8 +23,9 @@ export const TERMINAL_FILE_STATES: readonly FileState[] = ['completed', 'failed'
  */
 export const FILE_TRANSITIONS: Readonly<Record<FileState, readonly FileState[]>> = {
   queued: ['failed', 'skipped', 'cancelled'],
-  // From parsing or extracting: the upstream lost the uploaded file, so it is uploaded again.
-  uploading: ['queued', 'parsing', 'extracting'],
+  // (And from parsing or extracting when the upstream lost the file, but only as the restart's own
+  // move: see StateStore.transition's allowedFrom. A late rerun of an upload must not move back.)
+  uploading: ['queued'],
   parsing: ['uploading', 'failed'],
   extracting: ['uploading', 'parsing', 'failed'],
   completed: ['extracting'],

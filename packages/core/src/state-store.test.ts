@@ -117,6 +117,22 @@ describe('StateStore', () => {
     await expect(store.transition('fil_missing', 'uploading')).rejects.toThrow(NotFoundError);
   });
 
+  it('restarts a file at the upload once per round, and never moves a late upload back', async () => {
+    const store = freshStore();
+    const {
+      files: [file],
+    } = await store.createBatch({ spec, files: files(1) });
+    await walk(store, file!.id, ['uploading', 'parsing']);
+    // An upload that runs again late cannot move the file back.
+    await expect(store.transition(file!.id, 'uploading')).rejects.toThrow(/from parsing to uploading/);
+    expect(await store.restartAtUpload(file!.id, 1)).toBe(true);
+    expect(await store.getFile(file!.id)).toMatchObject({ state: 'uploading', round: 2 });
+    // A second run of the same restart finds the file moved on.
+    await store.transition(file!.id, 'parsing');
+    expect(await store.restartAtUpload(file!.id, 1)).toBe(false);
+    expect(await store.getFile(file!.id)).toMatchObject({ state: 'parsing', round: 2 });
+  });
+
   it('keeps counters exact under 100 concurrent transitions and completes the batch exactly once', async () => {
     const store = freshStore();
     const { batch, files: created } = await store.createBatch({ spec, files: files(100) });

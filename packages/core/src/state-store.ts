@@ -118,6 +118,11 @@ if from == to then return {'noop', from, 0, redis.call('HGET', batchKey, 'status
 local ok = false
 for s in string.gmatch(allowed, '[^,]+') do if s == from then ok = true end end
 if not ok then return {'illegal', from, 0, redis.call('HGET', batchKey, 'status')} end
+for i = 6, #ARGV, 2 do
+  if ARGV[i] == 'if_round' and redis.call('HGET', fileKey, 'round') ~= ARGV[i + 1] then
+    return {'illegal', from, 0, redis.call('HGET', batchKey, 'status')}
+  end
+end
 local terminal = {}
 for s in string.gmatch(terminalList, '[^,]+') do terminal[s] = true end
 
@@ -125,7 +130,8 @@ local ordinal = redis.call('HGET', fileKey, 'ordinal')
 local fileId = redis.call('HGET', fileKey, 'id')
 redis.call('HSET', fileKey, 'state', to, 'updated_at', now)
 for i = 6, #ARGV, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', fileKey, ARGV[i]) else redis.call('HSET', fileKey, ARGV[i], ARGV[i + 1]) end
+  if ARGV[i] == 'if_round' then
+  elseif ARGV[i + 1] == '' then redis.call('HDEL', fileKey, ARGV[i]) else redis.call('HSET', fileKey, ARGV[i], ARGV[i + 1]) end
 end
 if terminal[to] then
   redis.call('HSET', fileKey, 'finished_at', now)
@@ -278,6 +284,8 @@ export interface TransitionFields {
   error?: FileError | null;
   skipReason?: string;
   round?: number;
+  /** Only if the file is still at this round (else the move is refused as illegal). */
+  ifRound?: number;
 }
 
 export interface CreateBatchInput {
@@ -385,14 +393,19 @@ export class StateStore {
   }
 
   /** Moves a file to `to`; rejects moves the state machine forbids with IllegalTransitionError. */
-  async transition(fileId: string, to: FileState, fields: TransitionFields = {}): Promise<TransitionResult> {
+  async transition(
+    fileId: string,
+    to: FileState,
+    fields: TransitionFields = {},
+    allowedFrom: readonly FileState[] = FILE_TRANSITIONS[to],
+  ): Promise<TransitionResult> {
     const batchId = await this.redis.hget(this.keys.file(fileId), 'batch_id');
     if (!batchId) throw new NotFoundError(`file ${fileId} does not exist`, { code: 'file_not_found' });
     const [outcome, from, done, status] = await this.redis.docpipeTransition(
       this.keys.file(fileId),
       this.keys.batch(batchId),
       to,
-      FILE_TRANSITIONS[to].join(','),
+      allowedFrom.join(','),
       String(Date.now()),
       this.keys.batch(batchId),
       TERMINAL_FILE_STATES.join(','),
@@ -413,6 +426,24 @@ export class StateStore {
       batchDone: done === 1,
       batchStatus: status as BatchStatus,
     };
+  }
+
+  /**
+   * Starts round `round + 1` of a file in parsing or extracting at `round`, back at uploading (its
+   * upload is gone upstream). False when the file has moved on meanwhile: another run of the
+   * restart did it, so a late or concurrent run never moves a file back twice.
+   */
+  async restartAtUpload(fileId: string, round: number): Promise<boolean> {
+    try {
+      await this.transition(fileId, 'uploading', { round: round + 1, ifRound: round }, [
+        'parsing',
+        'extracting',
+      ]);
+      return true;
+    } catch (error) {
+      if (error instanceof IllegalTransitionError) return false;
+      throw error;
+    }
   }
 
   async getBatch(batchId: string): Promise<BatchRecord> {
@@ -600,6 +631,7 @@ function transitionArgs(fields: TransitionFields): string[] {
   if (fields.parseJobId !== undefined) args.push('parse_job_id', fields.parseJobId);
   if (fields.skipReason !== undefined) args.push('skip_reason', fields.skipReason);
   if (fields.round !== undefined) args.push('round', String(fields.round));
+  if (fields.ifRound !== undefined) args.push('if_round', String(fields.ifRound));
   if (fields.error === null) args.push('error', '');
   else if (fields.error !== undefined) args.push('error', JSON.stringify(fields.error));
   return args;

@@ -25,7 +25,7 @@ export async function uploadStage(ctx: PipelineContext, job: StageJob<Payload<'u
   if (job.data.round === file.round + 1 && (file.state === 'parsing' || file.state === 'extracting')) {
     // The next round of a file whose input is gone upstream (input-gone.ts): this job owns the
     // restart, so a crash anywhere in it is retried as a whole and nothing is left half-done.
-    await ctx.state.transition(file.id, 'uploading', { round: job.data.round });
+    await ctx.state.restartAtUpload(file.id, file.round);
     file = await ctx.state.getFile(fileId);
   }
   if (file.round !== job.data.round) return DONE; // a delivery from an earlier round
