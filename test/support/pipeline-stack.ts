@@ -12,7 +12,7 @@ import {
   createBatch,
   createLogger,
   createQueues,
-  Dispatcher,
+  dispatcherFor,
   type Env,
   LocalBlobStore,
   type Logger,
@@ -68,7 +68,7 @@ export async function startStack(options: StackOptions = {}) {
   const redis: Redis = await connectRedis(config.redis.url, { role: 'worker' });
   const queues: Queues = createQueues(redis, config);
   const state = new StateStore(redis, config.redis.keyPrefix);
-  const dispatcher = new Dispatcher(redis, config.redis.keyPrefix, queues, config.limits.dispatchWindow);
+  const dispatcher = dispatcherFor(redis, queues, config);
   const blobs = new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes);
   const inProcess: { close(): Promise<void> }[] = [];
   const children = new Set<ChildProcess>();

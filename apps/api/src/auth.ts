@@ -24,8 +24,9 @@ function presentedKey(req: Request): string | undefined {
 
 /**
  * Requires one of the configured keys (none configured: everything is open, which config allows
- * only on loopback) and records the caller's tenant in `res.locals.caller`. API clients send a bearer key; browsers get a basic-auth prompt whose password is a
- * key, and then send it on every request to the dashboard, its event stream and Bull Board.
+ * only on loopback) and records the caller's tenant in `res.locals.caller`. API clients send a
+ * bearer key; browsers get a basic-auth prompt whose password is a key, and then send it on every
+ * request to the dashboard, its event stream and Bull Board.
  */
 export function requireKey(tenantOfKey: Readonly<Record<string, string>>, mode: 'bearer' | 'browser') {
   const keys = Object.keys(tenantOfKey);

@@ -15,7 +15,7 @@ import {
   createBatch,
   createLogger,
   createQueues,
-  Dispatcher,
+  dispatcherFor,
   type ExtractTier,
   freePort,
   LocalBlobStore,
@@ -187,7 +187,7 @@ export async function runCommand(
       )
       .digest('hex')
       .slice(0, 32);
-    const dispatcher = new Dispatcher(producer, config.redis.keyPrefix, queues, config.limits.dispatchWindow);
+    const dispatcher = dispatcherFor(producer, queues, config);
     const { batch, created } = await createBatch(
       { state, dispatcher },
       {

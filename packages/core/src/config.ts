@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from './errors.js';
+import { DEFAULT_TENANT, TENANT_NAME } from './records.js';
 
 /**
  * Every setting docpipe reads from the environment, in one table: the zod schema that parses the
@@ -39,8 +40,10 @@ const list = () =>
 
 /** An API_KEYS entry: `tenant=key` or a bare key (tenant `default`). */
 const apiKeyEntry = z.string().transform((entry, ctx) => {
-  const named = /^([a-z0-9][a-z0-9_-]{0,39})=(.+)$/.exec(entry);
-  const [tenant, key] = named && named[2]!.length >= 16 ? [named[1]!, named[2]!] : ['default', entry];
+  const at = entry.indexOf('=');
+  const [name, rest] = [entry.slice(0, at), entry.slice(at + 1)];
+  const [tenant, key] =
+    at > 0 && TENANT_NAME.test(name) && rest.length >= 16 ? [name, rest] : [DEFAULT_TENANT, entry];
   if (key.length < 16) {
     ctx.addIssue({ code: 'custom', message: 'each API key needs at least 16 characters' });
     return z.NEVER;

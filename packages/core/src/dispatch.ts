@@ -1,6 +1,9 @@
 import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
 import { jobId } from './ids.js';
 import type { Queues } from './queues.js';
+import { DEFAULT_PRIORITY } from './records.js';
+import { StateKeys } from './state-store.js';
 
 /**
  * Fair dispatch between tenants. Every new file waits in its tenant's ready set (by batch
@@ -142,6 +145,7 @@ type RedisWithDispatch = Redis & {
 
 export class Dispatcher {
   private readonly redis: RedisWithDispatch;
+  private readonly keys: StateKeys;
   private running: Promise<number> | undefined;
   private again = false;
 
@@ -155,6 +159,7 @@ export class Dispatcher {
     if (!('docpipeDispatch' in redis))
       redis.defineCommand('docpipeDispatch', { numberOfKeys: 1, lua: DISPATCH_SCRIPT });
     this.redis = redis as RedisWithDispatch;
+    this.keys = new StateKeys(prefix);
   }
 
   /**
@@ -168,7 +173,7 @@ export class Dispatcher {
         this.key('tenants:active'),
         this.prefix,
         String(now),
-        dayKey(this.prefix, now),
+        this.keys.creditDay(new Date(now)),
         String(this.window),
         '500',
       );
@@ -223,7 +228,7 @@ export class Dispatcher {
     const files = [];
     for (const fileId of ids) {
       const [batchId, round, state] = await this.redis.hmget(
-        `${this.prefix}:file:${fileId}`,
+        this.keys.file(fileId),
         'batch_id',
         'round',
         'state',
@@ -232,7 +237,9 @@ export class Dispatcher {
         await this.redis.zrem(this.key('dispatch:pending'), fileId);
         continue;
       }
-      const priority = Number((await this.redis.hget(`${this.prefix}:batch:${batchId}`, 'priority')) ?? 5);
+      const priority = Number(
+        (await this.redis.hget(this.keys.batch(batchId), 'priority')) ?? DEFAULT_PRIORITY,
+      );
       files.push({ fileId, batchId, round: Number(round ?? 1), priority });
     }
     await this.addUploadJobs(files);
@@ -263,7 +270,7 @@ export class Dispatcher {
       this.redis.hgetall(this.key('tenants:config')),
       this.redis.hgetall(this.key('tenants:inflight')),
       this.redis.hgetall(this.key('tenants:admitted')),
-      this.redis.hgetall(`${dayKey(this.prefix, now)}:tenants`),
+      this.redis.hgetall(`${this.keys.creditDay(new Date(now))}:tenants`),
     ]);
     return Promise.all(
       tenants.map(async (tenant) => ({
@@ -282,7 +289,7 @@ export class Dispatcher {
   }
 }
 
-/** The UTC day's credit key, as the state store's credit scripts name it. */
-function dayKey(prefix: string, now: number): string {
-  return `${prefix}:credits:day:${new Date(now).toISOString().slice(0, 10)}`;
+/** The dispatcher of a process, from config (the window: DISPATCH_WINDOW). */
+export function dispatcherFor(redis: Redis, queues: Pick<Queues, 'upload'>, config: Config): Dispatcher {
+  return new Dispatcher(redis, config.redis.keyPrefix, queues, config.limits.dispatchWindow);
 }

@@ -24,7 +24,7 @@ export const TERMINAL_FILE_STATES: readonly FileState[] = ['completed', 'failed'
 export const FILE_TRANSITIONS: Readonly<Record<FileState, readonly FileState[]>> = {
   queued: ['failed', 'skipped', 'cancelled'],
   // (And from parsing or extracting when the upstream lost the file, but only as the restart's own
-  // move: see StateStore.transition's allowedFrom. A late rerun of an upload must not move back.)
+  // move, guarded by round: StateStore.restartAtUpload. A late rerun of an upload must not move back.)
   uploading: ['queued'],
   parsing: ['uploading', 'failed'],
   extracting: ['uploading', 'parsing', 'failed'],
@@ -155,9 +155,9 @@ export const DEFAULT_PRIORITY = 5;
 
 /** A batch enqueued without a tenant (single-service deployments) belongs to this one. */
 export const DEFAULT_TENANT = 'default';
-export const tenantSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'use 1–40 lowercase letters, digits, "_" or "-"');
+/** What a tenant's name may be (it is part of Redis keys). */
+export const TENANT_NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+export const tenantSchema = z.string().regex(TENANT_NAME, 'use 1–40 lowercase letters, digits, "_" or "-"');
 export const prioritySchema = z
   .number()
   .int()

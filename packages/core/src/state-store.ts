@@ -73,7 +73,12 @@ end
 local batchKey = prefix .. ':batch:' .. batchId
 redis.call('HSET', batchKey, unpack(cjson.decode(ARGV[5])))
 redis.call('ZADD', batchesKey, now, batchId)
-for _, fields in ipairs(cjson.decode(ARGV[6])) do
+-- Every file also waits in its tenant's ready set (by priority, then arrival) for fair dispatch.
+local tenant, priority = ARGV[7], tonumber(ARGV[8])
+local files = cjson.decode(ARGV[6])
+local seq = redis.call('INCRBY', prefix .. ':dispatch:seq', #files) - #files
+local readyKey = prefix .. ':tenant:' .. tenant .. ':ready'
+for n, fields in ipairs(files) do
   local id, ordinal
   for i = 1, #fields, 2 do
     if fields[i] == 'id' then id = fields[i + 1] elseif fields[i] == 'ordinal' then ordinal = fields[i + 1] end
@@ -81,16 +86,7 @@ for _, fields in ipairs(cjson.decode(ARGV[6])) do
   redis.call('HSET', prefix .. ':file:' .. id, unpack(fields))
   redis.call('ZADD', batchKey .. ':files', ordinal, id)
   redis.call('ZADD', batchKey .. ':files:queued', ordinal, id)
-end
--- Every file waits in its tenant's ready set (by priority, then arrival) for fair dispatch.
-local tenant, priority = ARGV[7], tonumber(ARGV[8])
-local files = cjson.decode(ARGV[6])
-local seq = redis.call('INCRBY', prefix .. ':dispatch:seq', #files) - #files
-local readyKey = prefix .. ':tenant:' .. tenant .. ':ready'
-for i, fields in ipairs(files) do
-  for j = 1, #fields, 2 do
-    if fields[j] == 'id' then redis.call('ZADD', readyKey, priority * 1e12 + seq + i, fields[j + 1]) end
-  end
+  redis.call('ZADD', readyKey, priority * 1e12 + seq + n, id)
 end
 if redis.call('LPOS', prefix .. ':tenants:active', tenant) == false then
   redis.call('RPUSH', prefix .. ':tenants:active', tenant)

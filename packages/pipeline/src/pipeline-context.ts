@@ -1,7 +1,8 @@
 import {
   type BlobStore,
   type Config,
-  Dispatcher,
+  type Dispatcher,
+  dispatcherFor,
   type FileRecord,
   type InflightCap,
   InflightRegistry,
@@ -43,7 +44,7 @@ export function createPipelineContext(
 ): PipelineContext {
   const prefix = config.redis.keyPrefix;
   const state = new StateStore(parts.redis, prefix);
-  const dispatcher = new Dispatcher(parts.redis, prefix, parts.queues, config.limits.dispatchWindow);
+  const dispatcher = dispatcherFor(parts.redis, parts.queues, config);
   // A file that finished frees a place in the dispatch window: admit the next one now.
   state.onFinal = () => {
     dispatcher
