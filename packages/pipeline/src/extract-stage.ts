@@ -67,7 +67,12 @@ export async function extractStage(
   switch (data.step) {
     case 'create': {
       // Never run a finished extraction twice (a job re-added after a crash or a retry).
-      if (await isTaskFinished(ctx.redis, ctx.config.redis.keyPrefix, file.id, data.task)) return DONE;
+      if (await isTaskFinished(ctx.redis, ctx.config.redis.keyPrefix, file.id, data.task)) {
+        // An earlier run finished it and may have died before settling the file: settle it now
+        // (idempotent; a failed task stays failed, the file's outcome comes from the task sets).
+        await finishFileTask(ctx, file, batch, data.task, { ok: true });
+        return DONE;
+      }
       const deadlineAt = data.deadlineAt ?? Date.now() + ctx.config.stages.deadlineMs.extract;
       const noSlot = await takeSlot(ctx, 'extract', job.id, deadlineAt, batch.priority);
       if (noSlot) return noSlot;
