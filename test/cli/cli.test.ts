@@ -99,7 +99,7 @@ describe('docpipe run (the embedded default)', () => {
     expect(before.size).toBeLessThan(44);
 
     const second = docpipe(RUN, dir, env);
-    expect(await second.exit).toBe(0);
+    expect(await second.exit, `${second.stderr()}\n${second.stdout()}`).toBe(0);
     expect(second.stderr()).toContain(`resuming batch ${batchId}`);
     expect(second.stdout()).toMatch(/Completed\s*│\s*22/);
 
