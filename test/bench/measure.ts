@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
+import type { Redis } from '@docpipe/core';
+import { Cluster } from 'ioredis';
 
 const CLOCK_TICKS_PER_S = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
@@ -12,19 +13,33 @@ export async function cpuMs(pid: number): Promise<number> {
   return (ticks * 1000) / CLOCK_TICKS_PER_S;
 }
 
-/** `used_memory` from INFO memory, in bytes. */
-export async function usedMemory(redis: Redis): Promise<number> {
-  const info = await redis.info('memory');
-  const match = /^used_memory:(\d+)/m.exec(info);
-  if (!match) throw new Error('INFO memory has no used_memory line');
-  return Number(match[1]);
+/** One INFO field of each server: the one Redis, or every master of a cluster. */
+async function infoField(redis: Redis, section: string, field: string): Promise<number[]> {
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  return Promise.all(
+    servers.map(async (server) => {
+      const match = new RegExp(`^${field}:(\\d+)`, 'm').exec(await server.info(section));
+      if (!match) throw new Error(`INFO ${section} has no ${field} line`);
+      return Number(match[1]);
+    }),
+  );
 }
 
-/** Commands the server has processed since it started (INFO stats), ours included. */
+const sum = (values: number[]) => values.reduce((total, value) => total + value, 0);
+
+/** `used_memory` from INFO memory, in bytes (summed over a cluster's masters). */
+export async function usedMemory(redis: Redis): Promise<number> {
+  return sum(await infoField(redis, 'memory', 'used_memory'));
+}
+
+/** Commands each server (each master of a cluster) has processed since it started, ours included. */
+export function commandsByServer(redis: Redis): Promise<number[]> {
+  return infoField(redis, 'stats', 'total_commands_processed');
+}
+
+/** Commands processed since start (INFO stats), summed over a cluster's masters. */
 export async function commandsProcessed(redis: Redis): Promise<number> {
-  const match = /^total_commands_processed:(\d+)/m.exec(await redis.info('stats'));
-  if (!match) throw new Error('INFO stats has no total_commands_processed line');
-  return Number(match[1]);
+  return sum(await commandsByServer(redis));
 }
 
 /** One sample of a Prometheus metric from a `/metrics` endpoint (the first series of that name). */

@@ -1,4 +1,4 @@
-import type { Logger, Redis, StateStore } from '@docpipe/core';
+import { duplicateRedis, type Logger, type Redis, type StateStore } from '@docpipe/core';
 import type { Request, Response } from 'express';
 import { batchView } from './views.js';
 
@@ -30,7 +30,7 @@ export async function streamBatchEvents(
   });
   res.write(`retry: 2000\nevent: progress\ndata: ${JSON.stringify(batchView(first))}\n\n`);
 
-  const connection = deps.redis.duplicate();
+  const connection = duplicateRedis(deps.redis);
   connection.on('error', (error) => deps.log.debug({ err: error, batchId }, 'event stream connection error'));
   await connection.connect();
   let open = true;

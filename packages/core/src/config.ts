@@ -83,8 +83,18 @@ export const settings = {
         /^[^:\s]*\{[^{}:\s]+\}[^:\s]*$/,
         'must contain a hash tag such as {docpipe} and no ":" or spaces',
       ),
-    'Prefix of every Redis key; its {hash tag} keeps all keys in one Redis Cluster slot.',
+    'Prefix of every Redis key; its {hash tag} keeps state, limits and the poll queue in one Redis Cluster slot (queue families get tags of their own).',
     { default: '{docpipe}' },
+  ),
+  REDIS_CLUSTER_NODES: setting(
+    list().pipe(z.array(redisUrl()).min(1)).optional(),
+    'Seed nodes of a Redis Cluster (`redis://host:port,…`); set, it replaces REDIS_URL.',
+    { secret: true },
+  ),
+  REDIS_QUEUE_FAMILIES: setting(
+    int(1).max(64),
+    "Upload, parse and extract queues come in this many families, each in its own cluster slot; files are spread over them by id. Set it to the cluster's masters; change it only with empty queues.",
+    { default: '1' },
   ),
   REDIS_CONNECT_TIMEOUT_MS: setting(durationMs(100), 'How long producers wait for Redis before failing.', {
     default: String(5 * SECOND),
@@ -309,7 +319,10 @@ function shape(flat: Flat) {
     timeScale: flat.TIME_SCALE,
     redis: {
       url: flat.REDIS_URL,
+      /** Set: a Redis Cluster through these seed nodes. */
+      clusterNodes: flat.REDIS_CLUSTER_NODES,
       keyPrefix: flat.REDIS_KEY_PREFIX,
+      queueFamilies: flat.REDIS_QUEUE_FAMILIES,
       connectTimeoutMs: flat.REDIS_CONNECT_TIMEOUT_MS,
     },
     llamaCloud: {

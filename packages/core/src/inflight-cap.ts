@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
+import type { Redis } from './redis.js';
 
 /**
  * KEYS: slots zset, cap, waiting zset.  ARGV: now, member, expiry, initial cap, waiter, queued-at.

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis.js';
 
 export interface WorkerPresence {
   workerId: string;

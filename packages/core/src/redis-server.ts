@@ -14,6 +14,10 @@ export interface RedisServerOptions {
   dir?: string;
   /** Defaults to `noeviction`, as docpipe requires. */
   maxmemoryPolicy?: string;
+  /** The address to listen on; default 127.0.0.1. */
+  host?: string;
+  /** More redis-server arguments (`--cluster-enabled yes` …). */
+  args?: readonly string[];
 }
 
 export interface PrivateRedis {
@@ -36,14 +40,15 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
   const temporary = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'docpipe-redis-')));
   if (!temporary) await mkdir(dir, { recursive: true });
-  let port = await freePort();
+  const host = options.host ?? '127.0.0.1';
+  let port = await freePort(host);
   let child: ChildProcess | undefined;
 
   const args = () => [
     '--port',
     String(port),
     '--bind',
-    '127.0.0.1',
+    host,
     '--dir',
     dir,
     '--save',
@@ -58,6 +63,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
     'no',
     '--loglevel',
     'warning',
+    ...(options.args ?? []),
   ];
 
   const launch = async () => {
@@ -73,7 +79,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
       });
       const spawnError = new Promise<Error>((resolve) => proc.once('error', resolve));
       const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
-      const ready = waitForPing(port, 10_000);
+      const ready = waitForPing(host, port, 10_000);
       const first = await Promise.race([
         ready.then(() => 'ready' as const),
         exited.then(() => 'exited' as const),
@@ -90,7 +96,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
       }
       // Another process took the port between freePort() and the bind: pick another one.
       if (tries < 5 && /Address already in use/i.test(output)) {
-        port = await freePort();
+        port = await freePort(host);
         continue;
       }
       throw new Error(`redis-server exited before answering on port ${port}:\n${output}`);
@@ -110,7 +116,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
 
   return {
     get url() {
-      return `redis://127.0.0.1:${port}`;
+      return `redis://${host}:${port}`;
     },
     get port() {
       return port;
@@ -130,12 +136,12 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
   };
 }
 
-async function waitForPing(port: number, timeoutMs: number): Promise<void> {
+async function waitForPing(host: string, port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const client = new Redis({
       port,
-      host: '127.0.0.1',
+      host,
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,

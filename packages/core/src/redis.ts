@@ -1,8 +1,19 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis as IORedis, type RedisOptions } from 'ioredis';
 import { RedisUnavailableError } from './errors.js';
 import { redactUrl } from './logger.js';
 
-export type { Redis } from 'ioredis';
+/**
+ * A connection to one Redis server or to a Redis Cluster: both speak the same commands, and
+ * every key docpipe uses carries a hash tag, so a multi-key command or script lands in one slot.
+ */
+export type Redis = IORedis | Cluster;
+
+/** Where Redis is: one server (`url`), or a cluster found through its seed nodes. */
+export interface RedisTarget {
+  url: string;
+  /** Seed nodes (`redis://host:port`) of a Redis Cluster; when set, `url` is not used. */
+  clusterNodes?: readonly string[];
+}
 
 /**
  * `worker`: long-lived connections for BullMQ workers; commands wait for a reconnect instead of
@@ -19,7 +30,8 @@ export interface RedisConnectionOptions {
   name?: string;
 }
 
-export function createRedis(url: string, options: RedisConnectionOptions): Redis {
+export function createRedis(target: string | RedisTarget, options: RedisConnectionOptions): Redis {
+  const { url, clusterNodes } = typeof target === 'string' ? { url: target } : target;
   const common: RedisOptions = {
     connectTimeout: options.connectTimeoutMs ?? 5000,
     lazyConnect: true,
@@ -33,15 +45,53 @@ export function createRedis(url: string, options: RedisConnectionOptions): Redis
           enableOfflineQueue: false,
           retryStrategy: (times) => Math.min(times * 200, 2000),
         };
-  return new Redis(url, { ...common, ...byRole });
+  if (!clusterNodes?.length) return new IORedis(url, { ...common, ...byRole });
+  const seeds = clusterNodes.map((node) => new URL(node));
+  const { enableOfflineQueue, retryStrategy, ...perNode } = byRole;
+  const cluster: ClusterOptions = {
+    lazyConnect: true,
+    enableReadyCheck: true,
+    // Retried while a failover promotes a replica; producers still fail fast.
+    maxRedirections: 16,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    ...(enableOfflineQueue === false ? { enableOfflineQueue } : {}),
+    ...(retryStrategy ? { clusterRetryStrategy: retryStrategy } : {}),
+    redisOptions: {
+      ...common,
+      ...perNode,
+      ...(seeds[0]?.username ? { username: decodeURIComponent(seeds[0].username) } : {}),
+      ...(seeds[0]?.password ? { password: decodeURIComponent(seeds[0].password) } : {}),
+      ...(seeds[0]?.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+  };
+  return new Cluster(
+    seeds.map((seed) => ({ host: seed.hostname, port: Number(seed.port || 6379) })),
+    cluster,
+  );
+}
+
+/** A new connection to the same server or cluster (for blocking reads). */
+export function duplicateRedis(redis: Redis): Redis {
+  return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
+}
+
+/** The address to name in errors and logs, without credentials. */
+export function describeTarget(target: string | RedisTarget): string {
+  if (typeof target === 'string') return redactUrl(target);
+  if (!target.clusterNodes?.length) return redactUrl(target.url);
+  return `the Redis Cluster at ${target.clusterNodes.map(redactUrl).join(', ')}`;
 }
 
 /**
  * Opens a connection and waits until Redis answers, or throws a RedisUnavailableError that
  * names the address and what to do, after `connectTimeoutMs`.
  */
-export async function connectRedis(url: string, options: RedisConnectionOptions): Promise<Redis> {
-  const redis = createRedis(url, options);
+export async function connectRedis(
+  target: string | RedisTarget,
+  options: RedisConnectionOptions,
+): Promise<Redis> {
+  const redis = createRedis(target, options);
   const timeoutMs = options.connectTimeoutMs ?? 5000;
   let lastError: Error | undefined;
   const onError = (error: Error) => {
@@ -71,8 +121,10 @@ export async function connectRedis(url: string, options: RedisConnectionOptions)
     redis.disconnect();
     const reason = lastError?.message ?? (error instanceof Error ? error.message : String(error));
     throw new RedisUnavailableError(
-      `Cannot reach Redis at ${redactUrl(url)} within ${timeoutMs} ms (${reason}). ` +
-        'Start one (`redis-server`, or `docker compose up -d redis`) or point REDIS_URL at one.',
+      `Cannot reach Redis at ${describeTarget(target)} within ${timeoutMs} ms (${reason}). ` +
+        (typeof target !== 'string' && target.clusterNodes?.length
+          ? 'Check that the REDIS_CLUSTER_NODES answer and the cluster state is ok (`redis-cli cluster info`).'
+          : 'Start one (`redis-server`, or `docker compose up -d redis`) or point REDIS_URL at one.'),
       { code: 'redis_unavailable', cause: lastError ?? error },
     );
   } finally {
@@ -94,6 +146,52 @@ export interface RedisServerReport {
  * Uses INFO, which managed services allow where CONFIG GET is disabled.
  */
 export async function checkRedisServer(redis: Redis): Promise<RedisServerReport> {
+  if (redis instanceof Cluster) return checkCluster(redis);
+  return checkNode(redis);
+}
+
+/**
+ * Every node of a cluster, replicas too (a failover makes a replica the master of its slots);
+ * ioredis connects only to masters, so replicas are found in CLUSTER SLOTS and asked directly.
+ */
+async function checkCluster(cluster: Cluster): Promise<RedisServerReport> {
+  const ranges = await cluster.cluster('SLOTS');
+  const addresses = new Map<string, { host: string; port: number }>();
+  for (const [, , ...nodes] of ranges)
+    for (const [host, port] of nodes) addresses.set(`${host}:${port}`, { host, port });
+  const reports = await Promise.all(
+    [...addresses.values()].map(async ({ host, port }) => {
+      const node = new IORedis({
+        ...cluster.options.redisOptions,
+        host,
+        port,
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        retryStrategy: () => null,
+      });
+      node.on('error', () => {});
+      try {
+        await node.connect();
+        return await checkNode(node);
+      } finally {
+        node.disconnect();
+      }
+    }),
+  );
+  const names = [...addresses.keys()];
+  const warnings = reports.flatMap((report, i) =>
+    report.warnings.map((warning) => `${names[i]}: ${warning}`),
+  );
+  const worst = reports.find((report) => report.maxmemoryPolicy !== 'noeviction') ?? reports[0]!;
+  return {
+    version: reports[0]?.version ?? 'unknown',
+    maxmemoryPolicy: worst.maxmemoryPolicy,
+    appendonly: reports.every((report) => report.appendonly),
+    warnings,
+  };
+}
+
+async function checkNode(redis: IORedis): Promise<RedisServerReport> {
   const info = parseInfo(await redis.info());
   const version = info.redis_version ?? 'unknown';
   const maxmemoryPolicy = info.maxmemory_policy ?? 'unknown';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from './redis.js';
 import type { EndpointClass } from './sim-contract.js';
 
 export interface RateLimit {

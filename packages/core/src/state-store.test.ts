@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IllegalTransitionError, NotFoundError } from './errors.js';
 import type { BatchSpec, FileState, NewFile } from './records.js';
+import type { Redis } from './redis.js';
 import { connectRedis } from './redis.js';
 import { type PrivateRedis, startRedis } from './redis-server.js';
 import { StateStore } from './state-store.js';

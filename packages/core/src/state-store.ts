@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { IllegalTransitionError, NotFoundError } from './errors.js';
 import { newId } from './ids.js';
 import {
@@ -15,6 +14,7 @@ import {
   type NewFile,
   TERMINAL_FILE_STATES,
 } from './records.js';
+import type { Redis } from './redis.js';
 
 /**
  * Batch and file records in Redis. Every key starts with the configured prefix (which carries a

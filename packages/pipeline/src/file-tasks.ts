@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis } from '@docpipe/core';
 
 /**
  * A file has one task per extraction of its batch. Finishing a task is idempotent (a set of
