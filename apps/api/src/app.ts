@@ -246,11 +246,15 @@ export function buildApp(deps: AppDeps) {
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({
-    queues: Object.values(deps.queues).map(
+    queues: deps.queues.all.map(
       (queue) =>
         new BullMQAdapter(queue, {
           readOnlyMode: config.api.readOnly,
           description: `docpipe ${queue.name} stage`,
+          // Families share queue names; the board keys queues by name, so each gets its own.
+          ...(deps.queues.families.length > 1 && queue.opts.prefix !== config.redis.keyPrefix
+            ? { prefix: `${queue.opts.prefix}:` }
+            : {}),
         }),
     ),
     serverAdapter: board,

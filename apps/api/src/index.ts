@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import {
   type Config,
+  checkQueueFamilies,
   closeQueues,
   connectRedis,
   createLogger,
@@ -32,13 +33,14 @@ export interface RunningApi {
 export async function start(config: Config, options: ApiOptions = {}): Promise<RunningApi> {
   const log =
     options.logger ?? createLogger({ name: 'api', level: config.logLevel, pretty: config.logPretty });
-  const redis = await connectRedis(config.redis.url, { role: 'producer', name: 'docpipe-api' });
+  const redis = await connectRedis(config.redis, { role: 'producer', name: 'docpipe-api' });
   const upstream = options.upstream ?? upstreamOf(config);
   // The API sends only cancels; they count against the fleet's request budget like any other.
   const llama = clientFromConfig(config, upstream, {
     connections: 4,
     limiter: new RequestLimiter(redis, config.redis.keyPrefix, config.limits),
   });
+  await checkQueueFamilies(redis, config);
   const queues = createQueues(redis, config);
   const metrics = new Metrics();
   const ctx = createPipelineContext(config, { log, redis, queues, llama, metrics });

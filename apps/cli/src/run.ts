@@ -160,7 +160,7 @@ export async function runCommand(
       stack.push(() => workers[0]!.close());
     }
 
-    const producer = await connectRedis(config.redis.url, { role: 'producer' });
+    const producer = await connectRedis(config.redis, { role: 'producer' });
     const queues = createQueues(producer, config);
     stack.push(async () => {
       await closeQueues(queues);

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import {
   type Config,
   ConfigError,
+  checkQueueFamilies,
   checkRedisServer,
   closeQueues,
   connectRedis,
@@ -49,8 +50,9 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
   const log =
     options.logger ?? createLogger({ name: 'worker', level: config.logLevel, pretty: config.logPretty });
   const stages = options.stages ?? ALL_STAGES;
-  const redis = await connectRedis(config.redis.url, { role: 'worker', name: 'docpipe-worker' });
+  const redis = await connectRedis(config.redis, { role: 'worker', name: 'docpipe-worker' });
   for (const warning of (await checkRedisServer(redis)).warnings) log.warn(warning);
+  await checkQueueFamilies(redis, config);
   const upstream = options.upstream ?? upstreamOf(config);
   const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const metrics = new Metrics();
@@ -99,11 +101,13 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
     // Every served queue gets a heartbeat (one scheduler per queue, shared by all processes), so
     // an idle fleet still proves it consumes. The poll queue's own tick serves as its heartbeat.
     if (stage !== 'poll') {
-      await queues[stage].upsertJobScheduler(
-        HEARTBEAT_SCHEDULER_ID,
-        { every: config.stages.heartbeatIntervalMs },
-        { name: HEARTBEAT_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: { count: 10 } } },
-      );
+      for (const queue of queues.named(stage)) {
+        await queue.upsertJobScheduler(
+          HEARTBEAT_SCHEDULER_ID,
+          { every: config.stages.heartbeatIntervalMs },
+          { name: HEARTBEAT_JOB, data: {}, opts: { removeOnComplete: true, removeOnFail: { count: 10 } } },
+        );
+      }
     }
     if (stage === 'poll') {
       await queues.poll.upsertJobScheduler(
@@ -119,15 +123,18 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
       continue;
     }
     const definition = STAGES[stage as WorkStage];
-    workers.push(
-      new Worker(stage, stageProcessor(stage as WorkStage, definition as never, ctx, liveness), {
-        ...common,
-        concurrency: config.stages.concurrency[stage as WorkStage],
-      }),
-    );
+    const processor = stageProcessor(stage as WorkStage, definition as never, ctx, liveness);
+    // The stage's concurrency is this process's; files spread evenly, so each family gets its share.
+    const family = queues.named(stage);
+    const concurrency = Math.ceil(config.stages.concurrency[stage as WorkStage] / family.length);
+    for (const queue of family) {
+      workers.push(new Worker(stage, processor, { ...common, prefix: queue.opts.prefix, concurrency }));
+    }
   }
   for (const worker of workers) {
-    worker.on('error', (error) => log.error({ err: error, queue: worker.name }, 'worker error'));
+    worker.on('error', (error) =>
+      log.error({ err: error, queue: worker.name, prefix: worker.opts.prefix }, 'worker error'),
+    );
   }
   log.info({ workerId, stages, upstream: upstream.baseUrl, metrics: metricsServer.url }, 'worker started');
 

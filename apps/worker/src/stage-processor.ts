@@ -56,7 +56,8 @@ export function stageProcessor<Q extends WorkStage>(
         if (stage === 'parse' || stage === 'extract') await ctx.cap.rateLimited();
         log.info({ retryAfterMs: error.retryAfterMs }, 'rate limited by LlamaCloud; pausing the queue');
         timer({ outcome: 'rate_limited' });
-        await ctx.queues[stage].rateLimit(error.retryAfterMs);
+        // The upstream quota is global: every family's queue of this stage waits it out.
+        await Promise.all(ctx.queues.named(stage).map((queue) => queue.rateLimit(error.retryAfterMs)));
         throw Worker.RateLimitError();
       }
       const permanent = !isTransient(error);

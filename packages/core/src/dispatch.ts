@@ -1,8 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
 import type { Config } from './config.js';
 import { jobId } from './ids.js';
 import type { Queues } from './queues.js';
 import { DEFAULT_PRIORITY } from './records.js';
+import type { Redis } from './redis.js';
 import { StateKeys } from './state-store.js';
 
 /**
@@ -152,7 +153,7 @@ export class Dispatcher {
   constructor(
     redis: Redis,
     private readonly prefix: string,
-    private readonly queues: Pick<Queues, 'upload'>,
+    private readonly queues: Pick<Queues, 'of'>,
     private readonly window: number,
     private readonly clock: () => number = Date.now,
   ) {
@@ -248,12 +249,21 @@ export class Dispatcher {
 
   private async addUploadJobs(files: { fileId: string; batchId: string; round: number; priority: number }[]) {
     if (files.length === 0) return;
-    await this.queues.upload.addBulk(
-      files.map(({ fileId, batchId, round, priority }) => ({
-        name: 'upload',
-        data: { batchId, fileId, round },
-        opts: { jobId: jobId({ batchId, fileId, stage: 'upload', round }), priority },
-      })),
+    const byQueue = new Map<Queue, typeof files>();
+    for (const file of files) {
+      const queue = this.queues.of(file.fileId).upload;
+      byQueue.set(queue, [...(byQueue.get(queue) ?? []), file]);
+    }
+    await Promise.all(
+      [...byQueue].map(([queue, group]) =>
+        queue.addBulk(
+          group.map(({ fileId, batchId, round, priority }) => ({
+            name: 'upload',
+            data: { batchId, fileId, round },
+            opts: { jobId: jobId({ batchId, fileId, stage: 'upload', round }), priority },
+          })),
+        ),
+      ),
     );
     await this.redis.zrem(this.key('dispatch:pending'), ...files.map((f) => f.fileId));
   }
@@ -290,6 +300,6 @@ export class Dispatcher {
 }
 
 /** The dispatcher of a process, from config (the window: DISPATCH_WINDOW). */
-export function dispatcherFor(redis: Redis, queues: Pick<Queues, 'upload'>, config: Config): Dispatcher {
+export function dispatcherFor(redis: Redis, queues: Pick<Queues, 'of'>, config: Config): Dispatcher {
   return new Dispatcher(redis, config.redis.keyPrefix, queues, config.limits.dispatchWindow);
 }

@@ -47,3 +47,10 @@ export function jobId(parts: {
   if (/^\d+$/.test(id)) throw new TypeError(`job id "${id}" must not be all digits`);
   return id;
 }
+
+/** The file id inside a job id made by jobId(). */
+export function fileIdOfJob(id: string): string {
+  const fileId = id.split('.')[1];
+  if (!fileId) throw new TypeError(`job id "${id}" is not {batch}.{file}.{stage}…`);
+  return fileId;
+}

@@ -101,8 +101,3 @@ export function defaultJobOptions(config: Config, queue: QueueName): DefaultJobO
     backoff: { type: 'exponential', delay: config.stages.retryBackoffMs, jitter: 0.5 },
   };
 }
-
-/** The BullMQ key prefix: the configured prefix, whose hash tag keeps queues in one cluster slot. */
-export function queuePrefix(config: Config): string {
-  return config.redis.keyPrefix;
-}

@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { InflightCap } from './inflight-cap.js';
 import type { InflightRegistry, RemoteKind } from './inflight-registry.js';
-import type { QueueName } from './job-catalog.js';
+import { QUEUE_NAMES } from './job-catalog.js';
 import type { Queues } from './queues.js';
 
 /** The BullMQ job states reported per queue. */
@@ -79,9 +79,14 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         this.reset();
-        for (const [queue, q] of Object.entries(queues) as [QueueName, Queues[QueueName]][]) {
-          const counts = await q.getJobCounts(...QUEUE_STATES);
-          for (const state of QUEUE_STATES) this.set({ queue, state }, counts[state] ?? 0);
+        // Summed over the queue families: one series per stage, however the queues are sharded.
+        for (const queue of QUEUE_NAMES) {
+          const counts = await Promise.all(queues.named(queue).map((q) => q.getJobCounts(...QUEUE_STATES)));
+          for (const state of QUEUE_STATES)
+            this.set(
+              { queue, state },
+              counts.reduce((sum, count) => sum + (count[state] ?? 0), 0),
+            );
         }
       },
     });

@@ -48,10 +48,11 @@ export async function cancelBatch(deps: CancelDeps, batchId: string): Promise<Ca
 /** Removes a file's pending jobs and cancels the remote jobs they wait on; returns how many. */
 async function stopWork(deps: CancelDeps, file: FileRecord, tasks: string[]): Promise<number> {
   const ids = { batchId: file.batchId, fileId: file.id, round: file.round };
+  const queues = deps.queues.of(file.id);
   const jobs: (Job | undefined)[] = [
-    await deps.queues.upload.getJob(jobId({ ...ids, stage: 'upload' })),
-    await deps.queues.parse.getJob(jobId({ ...ids, stage: 'parse' })),
-    ...(await Promise.all(tasks.map((task) => deps.queues.extract.getJob(extractJobId(file, task))))),
+    await queues.upload.getJob(jobId({ ...ids, stage: 'upload' })),
+    await queues.parse.getJob(jobId({ ...ids, stage: 'parse' })),
+    ...(await Promise.all(tasks.map((task) => queues.extract.getJob(extractJobId(file, task))))),
   ];
   let cancelled = 0;
   for (const job of jobs) {

@@ -36,7 +36,7 @@ export async function restartIfInputGone(
   );
   // The new round's upload job moves the file back to uploading itself (upload-stage.ts): adding
   // it is the only step here, so a crash before or after it leaves nothing half-done.
-  await ctx.queues.upload.add(
+  await ctx.queues.of(file.id).upload.add(
     'upload',
     { batchId: file.batchId, fileId: file.id, round },
     {

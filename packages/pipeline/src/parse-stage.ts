@@ -194,7 +194,7 @@ async function addExtractJobs(
   batch: BatchRecord,
   parseJobId: string,
 ) {
-  await ctx.queues.extract.addBulk(
+  await ctx.queues.of(file.id).extract.addBulk(
     batch.spec.extract.map((spec) => ({
       name: 'extract',
       data: {

@@ -1,3 +1,4 @@
+import type { Redis } from '@docpipe/core';
 import {
   type BlobStore,
   type Config,
@@ -17,7 +18,6 @@ import {
   StateStore,
 } from '@docpipe/core';
 import type { LlamaCloudClient } from '@docpipe/llamacloud';
-import type { Redis } from 'ioredis';
 
 /** Everything a stage processor works with; built once per worker process. */
 export interface PipelineContext {

@@ -65,7 +65,7 @@ async function retryFile(deps: RetryDeps, file: FileRecord, parses: boolean, pri
     const finished = await reopenFailedTasks(deps.redis, prefix, file.id);
     await deps.state.transition(file.id, 'extracting', { round, error: null });
     const batch = await deps.state.getBatch(file.batchId);
-    await deps.queues.extract.addBulk(
+    await deps.queues.of(file.id).extract.addBulk(
       batch.spec.extract
         .filter((spec) => !finished.has(spec.name))
         .map((spec) => ({
@@ -81,14 +81,18 @@ async function retryFile(deps: RetryDeps, file: FileRecord, parses: boolean, pri
   await resetTasks(deps.redis, prefix, file.id);
   if (stage === 'parse' && parses && file.remoteFileId) {
     await deps.state.transition(file.id, 'parsing', { round, error: null });
-    await deps.queues.parse.add(
-      'parse',
-      { ...ids, remoteFileId: file.remoteFileId, step: 'create' },
-      { jobId: jobId({ ...ids, stage: 'parse' }), priority },
-    );
+    await deps.queues
+      .of(file.id)
+      .parse.add(
+        'parse',
+        { ...ids, remoteFileId: file.remoteFileId, step: 'create' },
+        { jobId: jobId({ ...ids, stage: 'parse' }), priority },
+      );
     return 'parse' as const;
   }
   await deps.state.transition(file.id, 'queued', { round, error: null });
-  await deps.queues.upload.add('upload', ids, { jobId: jobId({ ...ids, stage: 'upload' }), priority });
+  await deps.queues
+    .of(file.id)
+    .upload.add('upload', ids, { jobId: jobId({ ...ids, stage: 'upload' }), priority });
   return 'upload' as const;
 }

@@ -79,7 +79,7 @@ async function addNextJobs(
   batch: BatchRecord,
 ) {
   if (needsParse(batch)) {
-    await ctx.queues.parse.add(
+    await ctx.queues.of(file.id).parse.add(
       'parse',
       {
         batchId: file.batchId,
@@ -96,7 +96,7 @@ async function addNextJobs(
     return;
   }
   const [spec] = batch.spec.extract;
-  await ctx.queues.extract.add(
+  await ctx.queues.of(file.id).extract.add(
     'extract',
     {
       batchId: file.batchId,

@@ -7,7 +7,7 @@ import { Job } from 'bullmq';
  * status.
  */
 export async function wakeParkedJob(queues: Queues, queue: QueueName, bullJobId: string): Promise<boolean> {
-  const job = await Job.fromId(queues[queue], bullJobId);
+  const job = await Job.fromId(queues.ofJob(queue, bullJobId), bullJobId);
   if (!job) return false;
   try {
     await job.promote();
