@@ -31,6 +31,7 @@ export default defineConfig({
       project('e2e', ['test/e2e/**/*.test.ts']),
       project('chaos', ['test/chaos/**/*.test.ts']),
       project('load', ['test/load/**/*.test.ts']),
+      project('scale', ['test/scale/**/*.test.ts']),
       project('browser', ['test/browser/**/*.test.ts']),
       project('cli', ['apps/cli/src/**/*.test.ts', 'test/cli/**/*.test.ts']),
     ],

@@ -17,6 +17,9 @@
  *    to 10, and "× baseline" compares with that run.
  * C. Parse once, extract many: 3 schemas per document, docpipe against the cookbook's
  *    parse-then-extract sequence with a semaphore of 10.
+ * D. One Redis or a Redis Cluster: B's drain with 3 worker processes on one Redis, on one Redis
+ *    with 3 queue families, and on a 3-master Redis Cluster; Redis commands per document summed
+ *    over the servers, and the busiest server's share of them.
  *
  * Writes test/bench/results/<time>.json and .md (the markdown is also printed). Nothing here
  * asserts a timing: the figures are for reading, side by side.
@@ -30,12 +33,13 @@ import LlamaCloud from '@llamaindex/llama-cloud';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
 import { completionChart } from './chart.js';
 import { cpuMs } from './measure.js';
-import { type BResult, bTable, docpipeB, oneDocuments, rawBullmqCeiling } from './scenario-b.js';
+import { type BResult, bTable, docpipeB, dTable, oneDocuments, rawBullmqCeiling } from './scenario-b.js';
 
 const QUICK = process.argv.includes('--quick');
 const onlyArg = process.argv.indexOf('--scenarios');
 /** `--scenarios B` or `--scenarios A,C`: run only these (default: all). */
-const SCENARIOS = onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').toUpperCase().split(',') : ['A', 'B', 'C'];
+const SCENARIOS =
+  onlyArg > 0 ? (process.argv[onlyArg + 1] ?? '').toUpperCase().split(',') : ['A', 'B', 'C', 'D'];
 const scaleArg = process.argv.indexOf('--scale');
 /** DESIGN's benchmark scale is 1/100; `--scale 0.05` runs slower, where docpipe's CPU per document weighs less. */
 const SCALE = scaleArg > 0 ? Number(process.argv[scaleArg + 1]) : 0.01;
@@ -409,6 +413,7 @@ await mkdir(dir, { recursive: true });
 const results: {
   A?: { idealS: number; runs: RunResult[] };
   B?: BResult[];
+  D?: BResult[];
   C?: { idealS: number; runs: RunResult[] };
 } = {};
 const sections: string[] = [];
@@ -458,6 +463,22 @@ if (SCENARIOS.includes('B')) {
   }
   results.B = runs;
   sections.push(bTable(runs));
+}
+
+if (SCENARIOS.includes('D')) {
+  const docs = oneDocuments(bCount);
+  const three = [undefined, undefined, undefined];
+  const runs: BResult[] = [];
+  for (const [label, options] of [
+    ['docpipe on one Redis', {}],
+    ['docpipe on one Redis, 3 queue families', { env: { REDIS_QUEUE_FAMILIES: '3' } }],
+    ['docpipe on a 3-master Redis Cluster, 3 queue families', { cluster: true }],
+  ] as const) {
+    console.info(`D: ${label}…`);
+    runs.push(await docpipeB(label, docs, three, options));
+  }
+  results.D = runs;
+  sections.push(dTable(runs));
 }
 
 if (SCENARIOS.includes('C')) {

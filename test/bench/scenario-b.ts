@@ -7,12 +7,13 @@
  * Both start with every document already queued (docpipe's upload queue is paused while the
  * batch is accepted), so documents/s measures the drain, not the producer.
  */
-import type { BatchSpec } from '@docpipe/core';
+import type { BatchSpec, Env } from '@docpipe/core';
 import { freePort, makePdf, startRedis } from '@docpipe/testing';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
-import { commandsProcessed, cpuMs, scrapeMetric, sleep, usedMemory } from './measure.js';
+import { startRedisCluster } from '../support/redis-cluster.js';
+import { commandsByServer, commandsProcessed, cpuMs, scrapeMetric, sleep, usedMemory } from './measure.js';
 
 /** The same Redis for both sides: AOF with fsync every second, as production runs it. */
 const REDIS = { appendonly: true, appendfsync: 'everysec' } as const;
@@ -39,6 +40,8 @@ export interface BResult {
   cloudLocalCpuMsPerDoc: number;
   /** Redis commands per document from the start of the drain to the end (INFO stats). */
   redisCommandsPerDoc: number;
+  /** The busiest Redis server's share of those commands (1 on one Redis). */
+  redisBusiestShare: number;
   redisBytesPerQueuedDoc: number;
   redisBytesPerFinishedDoc: number;
   workerLoopLagP99Ms: number | null;
@@ -64,13 +67,21 @@ const SPEC: BatchSpec = {
   ],
 };
 
-/** docpipe with worker processes serving the given stage lists (one process per list). */
+/**
+ * docpipe with worker processes serving the given stage lists (one process per list); on one
+ * Redis, or on a 3-master Redis Cluster (no replicas: the machine's cores go to the masters).
+ */
 export async function docpipeB(
   label: string,
   docs: { name: string; bytes: Buffer }[],
   processes: readonly (readonly string[] | undefined)[],
+  options: { cluster?: boolean; env?: Env } = {},
 ): Promise<BResult> {
-  const stack: Stack = await startStack({ sim: {}, env: ENV, redis: REDIS });
+  const cluster = options.cluster
+    ? await startRedisCluster({ masters: 3, replicasPerMaster: 0, appendfsync: 'everysec' })
+    : undefined;
+  const env = { ...ENV, ...options.env };
+  const stack: Stack = await startStack({ sim: {}, env, redis: REDIS, ...(cluster ? { cluster } : {}) });
   try {
     const ports = await Promise.all(processes.map(() => freePort()));
     const children = processes.map((stages, i) =>
@@ -81,21 +92,22 @@ export async function docpipeB(
       if (i > 600) throw new Error(`${processes.length} worker processes did not start within 30 s`);
       await sleep(50);
     }
-    await stack.queues.upload.pause();
+    await Promise.all(stack.queues.named('upload').map((queue) => queue.pause()));
     const memoryBefore = await usedMemory(stack.redis);
     const { batch } = await stack.enqueue(docs, SPEC);
     const memoryQueued = await usedMemory(stack.redis);
 
     const cpuBefore = await Promise.all(children.map((c) => cpuMs(c.pid as number)));
     const ownBefore = process.cpuUsage();
-    const commandsBefore = await commandsProcessed(stack.redis);
+    const commandsBefore = await commandsByServer(stack.redis);
     const started = performance.now();
-    await stack.queues.upload.resume();
+    await Promise.all(stack.queues.named('upload').map((queue) => queue.resume()));
     const done = await stack.waitForBatch(batch.id, 30 * 60_000);
     const seconds = (performance.now() - started) / 1000;
     const own = process.cpuUsage(ownBefore);
     const cpuAfter = await Promise.all(children.map((c) => cpuMs(c.pid as number)));
-    const commands = (await commandsProcessed(stack.redis)) - commandsBefore;
+    const byServer = (await commandsByServer(stack.redis)).map((n, i) => n - commandsBefore[i]!);
+    const commands = byServer.reduce((total, n) => total + n, 0);
 
     await sleep(1000); // the last acknowledgements and poll jobs settle
     const memoryFinished = await usedMemory(stack.redis);
@@ -116,12 +128,14 @@ export async function docpipeB(
       cpuMsPerDoc,
       cloudLocalCpuMsPerDoc: (own.user + own.system) / 1000 / docs.length,
       redisCommandsPerDoc: commands / docs.length,
+      redisBusiestShare: Math.max(...byServer) / commands,
       redisBytesPerQueuedDoc: (memoryQueued - memoryBefore) / docs.length,
       redisBytesPerFinishedDoc: (memoryFinished - memoryBefore) / docs.length,
       workerLoopLagP99Ms: lag === null ? null : lag * 1000,
     };
   } finally {
     await stack.stop();
+    await cluster?.stop();
   }
 }
 
@@ -180,6 +194,7 @@ export async function rawBullmqCeiling(count: number): Promise<BResult> {
       cpuMsPerDoc: { all: (cpu.user + cpu.system) / 1000 / count },
       cloudLocalCpuMsPerDoc: 0,
       redisCommandsPerDoc: commands / count,
+      redisBusiestShare: 1,
       redisBytesPerQueuedDoc: (memoryQueued - memoryBefore) / count,
       redisBytesPerFinishedDoc: (memoryFinished - memoryBefore) / count,
       workerLoopLagP99Ms: null,
@@ -209,6 +224,23 @@ export function bTable(runs: BResult[]): string {
           .join(
             ', ',
           )} | ${fmt(r.cloudLocalCpuMsPerDoc, 2)} | ${fmt(r.redisCommandsPerDoc)} | ${Math.round(r.redisBytesPerQueuedDoc)} | ${Math.round(r.redisBytesPerFinishedDoc)} | ${r.workerLoopLagP99Ms === null ? '—' : `${fmt(r.workerLoopLagP99Ms)} ms`} |`,
+    ),
+    '',
+  ].join('\n');
+}
+
+/** D's table: the same drain on one Redis and on a cluster, compared with the first run. */
+export function dTable(runs: BResult[]): string {
+  const base = runs[0];
+  const fmt = (n: number, d = 1) => n.toFixed(d);
+  return [
+    `### D. One Redis or a Redis Cluster: ${base?.documents ?? 0} one-page documents, zero latency, no limits, 3 worker processes`,
+    '',
+    "| Run | Completed | Documents/s | × first run | Redis commands/doc (all servers) | Busiest server's share of commands | Redis B/finished doc (all servers) | Worker CPU ms/doc |",
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...runs.map(
+      (r) =>
+        `| ${r.label} | ${r.completed} | ${fmt(r.docsPerS)} | ${base ? fmt(r.docsPerS / base.docsPerS, 2) : '—'} | ${fmt(r.redisCommandsPerDoc)} | ${fmt(r.redisBusiestShare * 100, 0)}% | ${Math.round(r.redisBytesPerFinishedDoc)} | ${fmt(r.cpuMsPerDoc.all ?? 0, 2)} |`,
     ),
     '',
   ].join('\n');

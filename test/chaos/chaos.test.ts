@@ -10,10 +10,11 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { COOKBOOK_LATENCY, type FileState, type SimStats } from '@docpipe/core';
+import { COOKBOOK_LATENCY, type SimStats } from '@docpipe/core';
 import { LLAMACLOUD_SIGNATURE_HEADER, WEBHOOK_PATH } from '@docpipe/pipeline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mixedDocuments, resultsOf, twoSchemas } from '../support/fixtures.js';
+import { mixedDocuments, twoSchemas } from '../support/fixtures.js';
+import { expectNothingLost } from '../support/invariants.js';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
 
 const LONG = process.env.DOCPIPE_CHAOS === 'long';
@@ -146,41 +147,15 @@ describe('chaos', () => {
         await sleep(250);
       }
 
-      // Invariants.
-      const done = await s.state.getBatch(batch.id);
-      const byState: Partial<Record<FileState, number>> = {};
-      const files = await s.state.listFiles(batch.id, { limit: DOCS + 10 });
-      for (const file of files.items) byState[file.state] = (byState[file.state] ?? 0) + 1;
-      const failed = files.items.filter((f) => f.state === 'failed');
-      // Every accepted document ends exactly once. The faults are all transient: only the documents
-      // upstream refuses fail, and with upstream's reason, not a fault's.
-      expect(failed.map((f) => f.name).sort()).toEqual(rejected.map((doc) => doc.name).sort());
-      for (const file of failed) expect(file.error?.message).toContain(REJECTION);
-      expect(files.items).toHaveLength(DOCS);
-      expect(byState).toEqual({ completed: DOCS - REJECTED, failed: REJECTED });
-      expect(done.status).toBe('completed_with_errors');
-      // Batch counters equal the per-file states.
-      expect(done.counters.byState).toMatchObject(byState);
-      expect(done.counters.total).toBe(DOCS);
-      // No file completed twice: one transition to completed per file in the event stream.
-      const stream = await s.redis.xrange(`${s.config.redis.keyPrefix}:batch:${batch.id}:events`, '-', '+');
-      const completions = new Map<string, number>();
-      for (const [, fields] of stream) {
-        const entry = Object.fromEntries(
-          fields.flatMap((v, i, all) => (i % 2 === 0 ? [[v, all[i + 1]]] : [])),
-        ) as Record<string, string>;
-        if (entry.to === 'completed') completions.set(entry.file!, (completions.get(entry.file!) ?? 0) + 1);
-      }
-      expect(completions.size).toBe(DOCS - REJECTED);
-      expect([...completions.values()].every((n) => n === 1)).toBe(true);
-      // Result files are complete JSON (the store parses each), one per file and schema.
-      const results = await resultsOf(s, batch.id);
-      expect(results).toHaveLength(DOCS * 2);
-      expect(results.filter((r) => r.status === 'completed')).toHaveLength((DOCS - REJECTED) * 2);
-      // Duplicate upstream jobs: at most one per kill (a create that landed while its worker died).
-      const stats = [...statsBeforeRestart, await s.sim<SimStats>('stats')];
-      const duplicates = stats.reduce((sum, st) => sum + st.duplicateJobs, 0);
-      expect(duplicates).toBeLessThanOrEqual(kills);
+      // Invariants: duplicate upstream jobs at most one per kill (a create that landed while its
+      // worker died).
+      const { byState, failed, duplicates } = await expectNothingLost(s, batch.id, {
+        docs: DOCS,
+        schemas: 2,
+        rejected: { names: rejected.map((doc) => doc.name), reason: REJECTION },
+        maxDuplicates: kills,
+        statsBefore: statsBeforeRestart,
+      });
       // Forged webhooks were all refused.
       expect(forgedRejected).toBe(forged);
       expect(events.map((e) => e[1])).toEqual([]);

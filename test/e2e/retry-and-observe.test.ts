@@ -61,7 +61,9 @@ describe('retry of failed work', () => {
     const stats = await stack.sim<SimStats>('stats');
     expect(requestsTo(stats, 'POST /api/v1/beta/files')).toBe(5); // nothing uploaded again
     expect(stats.jobsCreated.extract).toBe(7); // 5, then the 2 failed ones again
-    expect(await stack.queues.extract.getJob(`${batch.id}.${failed[0]!.id}.extract.invoice.r2`)).toBeTruthy();
+    expect(
+      await stack.queues.of(failed[0]!.id).extract.getJob(`${batch.id}.${failed[0]!.id}.extract.invoice.r2`),
+    ).toBeTruthy();
   });
 
   it('restarts each file where it failed and keeps finished extractions', async () => {

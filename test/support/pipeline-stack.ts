@@ -8,6 +8,7 @@ import {
   type BatchRecord,
   type BatchSpec,
   type Config,
+  closeQueues,
   connectRedis,
   createBatch,
   createLogger,
@@ -25,12 +26,17 @@ import {
 } from '@docpipe/core';
 import { freePort, type PrivateRedis, type RedisServerOptions, startRedis } from '@docpipe/testing';
 import { start as startWorker } from '@docpipe/worker';
+import type { PrivateCluster } from './redis-cluster.js';
 
 export interface StackOptions {
   sim?: SimConfigUpdate;
   env?: Env;
   /** The private redis-server's settings; default AOF with fsync on every write. */
   redis?: RedisServerOptions;
+  /** The address Redis and cloud-local listen on (default 127.0.0.1). */
+  host?: string;
+  /** Run on this Redis Cluster (its masters as queue families) instead of a private redis-server. */
+  cluster?: PrivateCluster;
   /** cloud-local's logger (default: warnings to stdout). */
   cloudLogger?: Logger;
 }
@@ -40,8 +46,15 @@ export interface StackOptions {
  * and result directory, and workers in this process or as separate processes.
  */
 export async function startStack(options: StackOptions = {}) {
-  const redisServer: PrivateRedis = await startRedis(options.redis ?? { appendonly: true });
+  const redisServer: PrivateRedis | undefined = options.cluster
+    ? undefined
+    : await startRedis({
+        appendonly: true,
+        ...options.redis,
+        ...(options.host ? { host: options.host } : {}),
+      });
   let cloud: CloudLocal = await startCloudLocal({
+    ...(options.host ? { host: options.host } : {}),
     parseThreads: 2,
     sim: options.sim ?? {},
     ...(options.cloudLogger ? { logger: options.cloudLogger } : {}),
@@ -54,7 +67,12 @@ export async function startStack(options: StackOptions = {}) {
   const env: Env = {
     PARSE_DEADLINE_MS: realMinute,
     EXTRACT_DEADLINE_MS: realMinute,
-    REDIS_URL: redisServer.url,
+    ...(redisServer
+      ? { REDIS_URL: redisServer.url }
+      : {
+          REDIS_CLUSTER_NODES: options.cluster!.seeds.join(','),
+          REDIS_QUEUE_FAMILIES: String(options.cluster!.masters),
+        }),
     LLAMA_CLOUD_BASE_URL: cloud.url,
     LLAMA_CLOUD_API_KEY: cloud.apiKey,
     BLOB_DIR: join(dir, 'blobs'),
@@ -65,7 +83,7 @@ export async function startStack(options: StackOptions = {}) {
     ...options.env,
   };
   const config: Config = loadConfig(env);
-  const redis: Redis = await connectRedis(config.redis.url, { role: 'worker' });
+  const redis: Redis = await connectRedis(config.redis, { role: 'worker' });
   const queues: Queues = createQueues(redis, config);
   const state = new StateStore(redis, config.redis.keyPrefix);
   const dispatcher = dispatcherFor(redis, queues, config);
@@ -74,7 +92,11 @@ export async function startStack(options: StackOptions = {}) {
   const children = new Set<ChildProcess>();
 
   return {
-    redisServer,
+    /** The private redis-server (not on a cluster stack). */
+    get redisServer(): PrivateRedis {
+      if (!redisServer) throw new Error('this stack runs on a Redis Cluster: use its nodes');
+      return redisServer;
+    },
     get cloud() {
       return cloud;
     },
@@ -147,6 +169,7 @@ export async function startStack(options: StackOptions = {}) {
       const port = Number(new URL(cloud.url).port);
       await cloud.close();
       cloud = await startCloudLocal({
+        ...(options.host ? { host: options.host } : {}),
         port,
         apiKey: changes.apiKey ?? cloud.apiKey,
         parseThreads: 2,
@@ -167,9 +190,17 @@ export async function startStack(options: StackOptions = {}) {
       return (await response.json()) as T;
     },
 
-    /** A worker as its own OS process (for SIGKILL tests), serving some stages or all of them. */
+    /**
+     * A worker as its own OS process (for SIGKILL tests), serving some stages or all of them;
+     * `netns`: inside that network namespace (`ip netns exec`), as if on another host.
+     */
     spawnWorker(
-      options: { stages?: readonly string[]; env?: Env; output?: (chunk: Buffer) => void } = {},
+      options: {
+        stages?: readonly string[];
+        env?: Env;
+        output?: (chunk: Buffer) => void;
+        netns?: string;
+      } = {},
     ): ChildProcess {
       const stages = options.stages ? ['--stages', options.stages.join(',')] : [];
       const child = spawnTsx(
@@ -177,6 +208,7 @@ export async function startStack(options: StackOptions = {}) {
         stages,
         { ...env, ...options.env },
         options.output,
+        options.netns ? ['ip', 'netns', 'exec', options.netns] : [],
       );
       children.add(child);
       child.once('exit', () => children.delete(child));
@@ -191,7 +223,10 @@ export async function startStack(options: StackOptions = {}) {
         if (Date.now() > deadline) {
           const queueCounts = Object.fromEntries(
             await Promise.all(
-              Object.entries(queues).map(async ([name, queue]) => [name, await queue.getJobCounts()]),
+              queues.all.map(async (queue) => [
+                `${queue.opts.prefix}:${queue.name}`,
+                await queue.getJobCounts(),
+              ]),
             ),
           );
           const inflight = {
@@ -210,10 +245,10 @@ export async function startStack(options: StackOptions = {}) {
     async stop() {
       for (const worker of inProcess) await worker.close();
       for (const child of children) child.kill('SIGKILL');
-      await Promise.all(Object.values(queues).map((queue) => queue.close()));
+      await closeQueues(queues);
       redis.disconnect();
       await cloud.close();
-      await redisServer.stop();
+      await redisServer?.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -222,15 +257,26 @@ export async function startStack(options: StackOptions = {}) {
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
 /** A TypeScript entry point of this repository as a child process (its sources run through tsx). */
-function spawnTsx(entry: string, args: string[], env: Env, output?: (chunk: Buffer) => void): ChildProcess {
-  const child = spawn(
+function spawnTsx(
+  entry: string,
+  args: string[],
+  env: Env,
+  output?: (chunk: Buffer) => void,
+  wrapper: string[] = [],
+): ChildProcess {
+  const command = [
     process.execPath,
-    ['--conditions=@docpipe/source', '--import', 'tsx', new URL(entry, import.meta.url).pathname, ...args],
-    {
-      env: { ...process.env, ...env } as NodeJS.ProcessEnv,
-      stdio: ['ignore', output ? 'pipe' : 'ignore', 'pipe'],
-    },
-  );
+    '--conditions=@docpipe/source',
+    '--import',
+    'tsx',
+    new URL(entry, import.meta.url).pathname,
+    ...args,
+  ];
+  const [program, ...rest] = [...wrapper, ...command];
+  const child = spawn(program!, rest, {
+    env: { ...process.env, ...env } as NodeJS.ProcessEnv,
+    stdio: ['ignore', output ? 'pipe' : 'ignore', 'pipe'],
+  });
   child.stderr?.on('data', output ?? (() => {}));
   if (output) child.stdout?.on('data', output);
   return child;

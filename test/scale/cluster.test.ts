@@ -1,0 +1,130 @@
+/**
+ * docpipe on a real Redis Cluster: 3 masters with a replica each, the queues in 3 families (one
+ * per master), 3 worker processes, and the master of the state slot SIGKILLed mid-batch so its
+ * replica takes over. The reliability suite's invariants must hold afterwards.
+ */
+import type { ChildProcess } from 'node:child_process';
+import {
+  COOKBOOK_LATENCY,
+  checkRedisServer,
+  connectRedis,
+  familyOf,
+  familyPrefixes,
+  inflightCapFor,
+} from '@docpipe/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { mixedDocuments, twoSchemas } from '../support/fixtures.js';
+import { expectNothingLost } from '../support/invariants.js';
+import { type Stack, startStack } from '../support/pipeline-stack.js';
+import { type PrivateCluster, startRedisCluster } from '../support/redis-cluster.js';
+
+const DOCS = 200;
+const WORKERS = 3;
+const SCALE = 0.01;
+
+let stack: Stack | undefined;
+let cluster: PrivateCluster | undefined;
+afterEach(async () => {
+  await stack?.stop();
+  await cluster?.stop();
+  stack = cluster = undefined;
+});
+
+describe('Redis Cluster', () => {
+  it(`processes ${DOCS} documents over 3 queue families and survives the loss of the state slot's master`, async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1000 });
+    const c = cluster;
+    const s = await startStack({
+      cluster: c,
+      sim: { timeScale: SCALE, latency: COOKBOOK_LATENCY, latencyJitter: 0.5, capacity: 20 },
+      env: { TIME_SCALE: String(SCALE), WORKER_LOCK_MS: '1000' },
+    });
+    stack = s;
+    const prefix = s.config.redis.keyPrefix;
+    // Each family's tag lands on its own master.
+    const families = familyPrefixes(prefix, 3);
+    const owners = await Promise.all(families.map((family) => c.masterOf(`${family}:upload`)));
+    expect(new Set(owners.map((node) => node.port)).size).toBe(3);
+
+    // The startup check reads every node, replicas too: one without AOF is named.
+    const replica = c.nodes[c.nodes.length - 1]!;
+    const direct = await connectRedis(replica.url, { role: 'producer' });
+    await direct.config('SET', 'appendonly', 'no');
+    const report = await checkRedisServer(s.redis);
+    await direct.config('SET', 'appendonly', 'yes');
+    direct.disconnect();
+    expect(report.warnings).toEqual([
+      expect.stringMatching(new RegExp(`^127.0.0.1:${replica.port}: Redis AOF`)),
+    ]);
+
+    const workers: ChildProcess[] = Array.from({ length: WORKERS }, () => s.spawnWorker());
+    const documents = mixedDocuments(DOCS);
+    const { batch } = await s.enqueue(documents, twoSchemas);
+    // The files spread over the families.
+    const files = await s.state.listFiles(batch.id, { limit: DOCS });
+    const perFamily = [0, 0, 0];
+    for (const file of files.items) perFamily[familyOf(file.id, 3)]!++;
+    expect(Math.min(...perFamily)).toBeGreaterThan(DOCS / 6);
+
+    const finished = async () => {
+      const current = await s.state.getBatch(batch.id);
+      return current.counters.byState.completed + current.counters.byState.failed;
+    };
+    const deadline = Date.now() + 150_000;
+    while ((await finished()) < DOCS * 0.3) {
+      if (Date.now() > deadline) throw new Error('batch too slow before the failover');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+
+    // Every master served a share of the commands so far.
+    const perMaster = await Promise.all(
+      owners.map(async (node) => {
+        const client = await connectRedis(node.url, { role: 'producer' });
+        try {
+          const info = await client.info('stats');
+          return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? 0);
+        } finally {
+          client.disconnect();
+        }
+      }),
+    );
+    // The master of the state, dispatch and limits slot dies; its replica takes over.
+    const victim = await c.masterOf(prefix);
+    const before = await finished();
+    // A failover fails the commands in flight, as a crash would: a remote job created just before
+    // could lose its saved id and be created again. At most the remote jobs in flight now.
+    const inFlightAtKill = (await inflightCapFor(s.redis, s.config).state()).held;
+    const killedAt = Date.now();
+    await c.kill(victim);
+    await c.waitHealthy(30_000);
+    const promotedMs = Date.now() - killedAt;
+    expect((await c.masterOf(prefix)).port).not.toBe(victim.port);
+    // Progress again: the first file finished after the kill.
+    while ((await finished()) <= before) {
+      if (Date.now() > deadline) throw new Error('no file finished after the failover');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const progressMs = Date.now() - killedAt;
+    // The old master comes back as a replica of its successor.
+    await c.restart(victim);
+    await c.waitHealthy(30_000);
+
+    const done = await s.waitForBatch(batch.id, Math.max(1000, deadline - Date.now()));
+    expect(done.status).toBe('completed');
+    const { duplicates } = await expectNothingLost(s, batch.id, {
+      docs: DOCS,
+      schemas: 2,
+      maxDuplicates: inFlightAtKill,
+    });
+
+    for (const commands of perMaster) expect(commands).toBeGreaterThan(0);
+    for (const worker of workers) expect(worker.exitCode).toBeNull();
+    console.info(
+      `cluster: ${DOCS} documents × 2 schemas on 3 masters + 3 replicas, ${WORKERS} workers; ` +
+        `state master killed at ${before}/${DOCS}: replica promoted in ${(promotedMs / 1000).toFixed(1)} s, ` +
+        `next file finished ${(progressMs / 1000).toFixed(1)} s after the kill; ` +
+        `duplicate upstream jobs ${duplicates} (of ${inFlightAtKill} in flight at the kill); ` +
+        `commands per master before the kill ${perMaster.join(', ')}`,
+    );
+  }, 240_000);
+});
