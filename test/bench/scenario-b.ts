@@ -42,6 +42,8 @@ export interface BResult {
   redisCommandsPerDoc: number;
   /** The busiest Redis server's share of those commands (1 on one Redis). */
   redisBusiestShare: number;
+  /** Redis servers' CPU per document, all of them and the busiest one. */
+  redisCpuMsPerDoc: { all: number; busiest: number };
   redisBytesPerQueuedDoc: number;
   redisBytesPerFinishedDoc: number;
   workerLoopLagP99Ms: number | null;
@@ -98,6 +100,8 @@ export async function docpipeB(
     const memoryQueued = await usedMemory(stack.redis);
 
     const cpuBefore = await Promise.all(children.map((c) => cpuMs(c.pid as number)));
+    const redisPids = (cluster ? cluster.nodes : [stack.redisServer]).map((server) => server.pid as number);
+    const redisCpuBefore = await Promise.all(redisPids.map(cpuMs));
     const ownBefore = process.cpuUsage();
     const commandsBefore = await commandsByServer(stack.redis);
     const started = performance.now();
@@ -106,6 +110,7 @@ export async function docpipeB(
     const seconds = (performance.now() - started) / 1000;
     const own = process.cpuUsage(ownBefore);
     const cpuAfter = await Promise.all(children.map((c) => cpuMs(c.pid as number)));
+    const redisCpu = (await Promise.all(redisPids.map(cpuMs))).map((ms, i) => ms - redisCpuBefore[i]!);
     const byServer = (await commandsByServer(stack.redis)).map((n, i) => n - commandsBefore[i]!);
     const commands = byServer.reduce((total, n) => total + n, 0);
 
@@ -129,6 +134,10 @@ export async function docpipeB(
       cloudLocalCpuMsPerDoc: (own.user + own.system) / 1000 / docs.length,
       redisCommandsPerDoc: commands / docs.length,
       redisBusiestShare: Math.max(...byServer) / commands,
+      redisCpuMsPerDoc: {
+        all: redisCpu.reduce((total, ms) => total + ms, 0) / docs.length,
+        busiest: Math.max(...redisCpu) / docs.length,
+      },
       redisBytesPerQueuedDoc: (memoryQueued - memoryBefore) / docs.length,
       redisBytesPerFinishedDoc: (memoryFinished - memoryBefore) / docs.length,
       workerLoopLagP99Ms: lag === null ? null : lag * 1000,
@@ -165,6 +174,7 @@ export async function rawBullmqCeiling(count: number): Promise<BResult> {
       finish = resolve;
     });
     const cpuBefore = process.cpuUsage();
+    const redisCpuBefore = await cpuMs(server.pid as number);
     const commandsBefore = await commandsProcessed(connection);
     const started = performance.now();
     names.forEach((name, stage) => {
@@ -183,6 +193,7 @@ export async function rawBullmqCeiling(count: number): Promise<BResult> {
     await finished;
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
+    const redisCpuMs = (await cpuMs(server.pid as number)) - redisCpuBefore;
     const commands = (await commandsProcessed(connection)) - commandsBefore;
     await sleep(1000);
     const memoryFinished = await usedMemory(connection);
@@ -195,6 +206,7 @@ export async function rawBullmqCeiling(count: number): Promise<BResult> {
       cloudLocalCpuMsPerDoc: 0,
       redisCommandsPerDoc: commands / count,
       redisBusiestShare: 1,
+      redisCpuMsPerDoc: { all: redisCpuMs / count, busiest: redisCpuMs / count },
       redisBytesPerQueuedDoc: (memoryQueued - memoryBefore) / count,
       redisBytesPerFinishedDoc: (memoryFinished - memoryBefore) / count,
       workerLoopLagP99Ms: null,
@@ -213,8 +225,8 @@ export function bTable(runs: BResult[]): string {
   return [
     `### B. Orchestration overhead: ${runs[0]?.documents ?? 0} one-page documents, zero latency, no limits`,
     '',
-    '| Run | Completed | Documents/s | × raw ceiling | Worker CPU ms/doc | Bench process (cloud-local) CPU ms/doc | Redis commands/doc (incl. inside Lua) | Redis B/queued doc | Redis B/finished doc | Worker loop lag p99 |',
-    '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| Run | Completed | Documents/s | × raw ceiling | Worker CPU ms/doc | Bench process (cloud-local) CPU ms/doc | Redis commands/doc (incl. inside Lua) | Redis CPU ms/doc | Redis B/queued doc | Redis B/finished doc | Worker loop lag p99 |',
+    '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...runs.map(
       (r) =>
         `| ${r.label} | ${r.completed} | ${fmt(r.docsPerS)} | ${ceiling ? fmt(r.docsPerS / ceiling.docsPerS, 3) : '—'} | ${Object.entries(
@@ -223,7 +235,7 @@ export function bTable(runs: BResult[]): string {
           .map(([stages, ms]) => `${stages} ${fmt(ms, 2)}`)
           .join(
             ', ',
-          )} | ${fmt(r.cloudLocalCpuMsPerDoc, 2)} | ${fmt(r.redisCommandsPerDoc)} | ${Math.round(r.redisBytesPerQueuedDoc)} | ${Math.round(r.redisBytesPerFinishedDoc)} | ${r.workerLoopLagP99Ms === null ? '—' : `${fmt(r.workerLoopLagP99Ms)} ms`} |`,
+          )} | ${fmt(r.cloudLocalCpuMsPerDoc, 2)} | ${fmt(r.redisCommandsPerDoc)} | ${fmt(r.redisCpuMsPerDoc.all, 2)} | ${Math.round(r.redisBytesPerQueuedDoc)} | ${Math.round(r.redisBytesPerFinishedDoc)} | ${r.workerLoopLagP99Ms === null ? '—' : `${fmt(r.workerLoopLagP99Ms)} ms`} |`,
     ),
     '',
   ].join('\n');
@@ -236,11 +248,11 @@ export function dTable(runs: BResult[]): string {
   return [
     `### D. One Redis or a Redis Cluster: ${base?.documents ?? 0} one-page documents, zero latency, no limits, 3 worker processes`,
     '',
-    "| Run | Completed | Documents/s | × first run | Redis commands/doc (all servers) | Busiest server's share of commands | Redis B/finished doc (all servers) | Worker CPU ms/doc |",
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    "| Run | Completed | Documents/s | × first run | Redis commands/doc (all servers) | Busiest server's share of commands | Redis CPU ms/doc (all servers) | Busiest server's CPU ms/doc | Redis B/finished doc (all servers) | Worker CPU ms/doc |",
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...runs.map(
       (r) =>
-        `| ${r.label} | ${r.completed} | ${fmt(r.docsPerS)} | ${base ? fmt(r.docsPerS / base.docsPerS, 2) : '—'} | ${fmt(r.redisCommandsPerDoc)} | ${fmt(r.redisBusiestShare * 100, 0)}% | ${Math.round(r.redisBytesPerFinishedDoc)} | ${fmt(r.cpuMsPerDoc.all ?? 0, 2)} |`,
+        `| ${r.label} | ${r.completed} | ${fmt(r.docsPerS)} | ${base ? fmt(r.docsPerS / base.docsPerS, 2) : '—'} | ${fmt(r.redisCommandsPerDoc)} | ${fmt(r.redisBusiestShare * 100, 0)}% | ${fmt(r.redisCpuMsPerDoc.all, 2)} | ${fmt(r.redisCpuMsPerDoc.busiest, 2)} | ${Math.round(r.redisBytesPerFinishedDoc)} | ${fmt(r.cpuMsPerDoc.all ?? 0, 2)} |`,
     ),
     '',
   ].join('\n');

@@ -4,6 +4,9 @@
  * replica takes over. The reliability suite's invariants must hold afterwards.
  */
 import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   COOKBOOK_LATENCY,
   checkRedisServer,
@@ -13,6 +16,7 @@ import {
   inflightCapFor,
 } from '@docpipe/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { docpipe, RUN } from '../support/cli.js';
 import { mixedDocuments, twoSchemas } from '../support/fixtures.js';
 import { expectNothingLost } from '../support/invariants.js';
 import { type Stack, startStack } from '../support/pipeline-stack.js';
@@ -66,15 +70,8 @@ describe('Redis Cluster', () => {
     for (const file of files.items) perFamily[familyOf(file.id, 3)]!++;
     expect(Math.min(...perFamily)).toBeGreaterThan(DOCS / 6);
 
-    const finished = async () => {
-      const current = await s.state.getBatch(batch.id);
-      return current.counters.byState.completed + current.counters.byState.failed;
-    };
     const deadline = Date.now() + 150_000;
-    while ((await finished()) < DOCS * 0.3) {
-      if (Date.now() > deadline) throw new Error('batch too slow before the failover');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await s.waitForFinished(batch.id, DOCS * 0.3, deadline);
 
     // Every master served a share of the commands so far.
     const perMaster = await Promise.all(
@@ -90,7 +87,7 @@ describe('Redis Cluster', () => {
     );
     // The master of the state, dispatch and limits slot dies; its replica takes over.
     const victim = await c.masterOf(prefix);
-    const before = await finished();
+    const before = await s.finished(batch.id);
     // A failover fails the commands in flight, as a crash would: a remote job created just before
     // could lose its saved id and be created again. At most the remote jobs in flight now.
     const inFlightAtKill = (await inflightCapFor(s.redis, s.config).state()).held;
@@ -99,11 +96,10 @@ describe('Redis Cluster', () => {
     await c.waitHealthy(30_000);
     const promotedMs = Date.now() - killedAt;
     expect((await c.masterOf(prefix)).port).not.toBe(victim.port);
+    // A worker starting now still passes its startup check with a node down.
+    expect((await checkRedisServer(s.redis)).maxmemoryPolicy).toBe('noeviction');
     // Progress again: the first file finished after the kill.
-    while ((await finished()) <= before) {
-      if (Date.now() > deadline) throw new Error('no file finished after the failover');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await s.waitForFinished(batch.id, before + 1, deadline);
     const progressMs = Date.now() - killedAt;
     // The old master comes back as a replica of its successor.
     await c.restart(victim);
@@ -127,4 +123,29 @@ describe('Redis Cluster', () => {
         `commands per master before the kill ${perMaster.join(', ')}`,
     );
   }, 240_000);
+
+  it("runs the README's main job with `docpipe run` on the cluster, 2 worker processes, 3 families", async () => {
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+    const dir = await mkdtemp(join(tmpdir(), 'docpipe-cluster-cli-'));
+    try {
+      const run = docpipe([...RUN, '--workers', '2'], dir, {
+        REDIS_CLUSTER_NODES: cluster.seeds.join(','),
+        REDIS_QUEUE_FAMILIES: '3',
+      });
+      expect(await run.exit, run.stderr()).toBe(0);
+      expect(run.stderr()).toMatch(/redis: redis:\/\/127\.0\.0\.1:\d+, .* \(REDIS_CLUSTER_NODES\)/);
+      expect(run.stderr()).toMatch(/upload 22\/22, parse 22\/22, extract 22\/22; failed 0/);
+      // The stage queues' keys sit on all three masters.
+      const owners = await Promise.all(
+        familyPrefixes('{docpipe}', 3).map((family) => cluster!.masterOf(`${family}:extract`)),
+      );
+      for (const owner of owners) {
+        const client = await connectRedis(owner.url, { role: 'producer' });
+        expect(await client.dbsize()).toBeGreaterThan(0);
+        client.disconnect();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

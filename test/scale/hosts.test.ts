@@ -57,18 +57,11 @@ describe('many worker hosts', () => {
 
     const workers: ChildProcess[] = net.hosts.map((host) => s.spawnWorker({ netns: host.netns }));
     const { batch } = await s.enqueue(mixedDocuments(DOCS), twoSchemas);
-    const finished = async () => {
-      const current = await s.state.getBatch(batch.id);
-      return current.counters.byState.completed + current.counters.byState.failed;
-    };
     const deadline = Date.now() + 150_000;
-    while ((await finished()) < DOCS * 0.3) {
-      if (Date.now() > deadline) throw new Error('batch too slow before the cut');
-      await sleep(100);
-    }
+    await s.waitForFinished(batch.id, DOCS * 0.3, deadline);
 
     const [lost] = net.hosts;
-    const cutFinished = await finished();
+    const cutFinished = await s.finished(batch.id);
     const cutAt = Date.now();
     await lost!.cut();
     // Every job the lost host held is stalled and taken by another host.

@@ -215,6 +215,22 @@ export async function startStack(options: StackOptions = {}) {
       return child;
     },
 
+    /** Files of the batch in a final state, completed or failed. */
+    async finished(batchId: string): Promise<number> {
+      const { counters } = await state.getBatch(batchId);
+      return counters.byState.completed + counters.byState.failed;
+    },
+
+    /** Waits until at least `count` files of the batch are final; throws past `deadline` (epoch ms). */
+    async waitForFinished(batchId: string, count: number, deadline: number): Promise<number> {
+      for (;;) {
+        const finished = await this.finished(batchId);
+        if (finished >= count) return finished;
+        if (Date.now() > deadline) throw new Error(`${finished} of ${count} files final by the deadline`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+
     async waitForBatch(batchId: string, timeoutMs = 120_000): Promise<BatchRecord> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

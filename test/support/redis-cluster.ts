@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freePort, type PrivateRedis, startRedis } from '@docpipe/core';
-import { Redis } from 'ioredis';
+import { freePort, type PrivateRedis, startRedis, withDirectConnection } from '@docpipe/core';
 
 const run = promisify(execFile);
 
@@ -79,20 +78,11 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<P
     throw error;
   }
 
-  const ask = async <T>(node: PrivateRedis, command: string[]): Promise<T> => {
-    const client = new Redis(node.url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return (await client.call(command[0]!, ...command.slice(1))) as T;
-    } finally {
-      client.disconnect();
-    }
-  };
+  const ask = <T>(node: PrivateRedis, command: string[]): Promise<T> =>
+    withDirectConnection(
+      { host, port: node.port },
+      async (client) => (await client.call(command[0]!, ...command.slice(1))) as T,
+    );
   const live = () => nodes.filter((node) => !down.has(node));
 
   const cluster: PrivateCluster = {

@@ -19,7 +19,9 @@ function jobLinks(file) {
   const cell = document.createElement('td');
   for (const [label, jobId] of links) {
     const a = text('a', label);
-    a.href = `/admin/queues/queue/${label.split(' ')[0]}/${encodeURIComponent(jobId)}`;
+    const stage = label.split(' ')[0];
+    const queue = batch.queueFamilies > 1 ? `family${file.queue_family}-${stage}` : stage;
+    a.href = `/admin/queues/queue/${queue}/${encodeURIComponent(jobId)}`;
     cell.append(a, ' ');
   }
   return cell;

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { FILE_STATES, type Liveness, tenantSchema } from '@docpipe/core';
+import { FAMILY_QUEUES, FILE_STATES, type Liveness, tenantSchema } from '@docpipe/core';
 import {
   cancelBatch,
   handleLlamaCloudWebhook,
@@ -10,6 +10,7 @@ import {
   retryFailed,
   WEBHOOK_PATH,
 } from '@docpipe/pipeline';
+import type { Queue } from 'bullmq';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { ApiError, asyncRoute, errorMiddleware, parseOr400 } from './api-errors.js';
@@ -158,7 +159,10 @@ export function buildApp(deps: AppDeps) {
       const batchId = String(req.params.id);
       await deps.state.getBatch(batchId);
       const page = await deps.state.listFiles(batchId, query);
-      res.json({ items: page.items.map(fileView), next_cursor: page.nextCursor ?? null });
+      res.json({
+        items: page.items.map((file) => fileView(file, config.redis.queueFamilies)),
+        next_cursor: page.nextCursor ?? null,
+      });
     }),
   );
   v1.get(
@@ -206,7 +210,7 @@ export function buildApp(deps: AppDeps) {
   v1.get(
     '/files/:id',
     asyncRoute(async (req, res) => {
-      res.json(fileView(await deps.state.getFile(String(req.params.id))));
+      res.json(fileView(await deps.state.getFile(String(req.params.id)), config.redis.queueFamilies));
     }),
   );
   v1.get(
@@ -243,20 +247,25 @@ export function buildApp(deps: AppDeps) {
   app.use('/v1', v1);
 
   // People: the batch pages and Bull Board, behind the same keys (basic auth in a browser).
+  const boardQueue = (queue: Queue, prefix = '') =>
+    new BullMQAdapter(queue, {
+      readOnlyMode: config.api.readOnly,
+      description: `docpipe ${queue.name} stage`,
+      prefix,
+    });
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({
-    queues: deps.queues.all.map(
-      (queue) =>
-        new BullMQAdapter(queue, {
-          readOnlyMode: config.api.readOnly,
-          description: `docpipe ${queue.name} stage`,
-          // Families share queue names; the board keys queues by name, so each gets its own.
-          ...(deps.queues.families.length > 1 && queue.opts.prefix !== config.redis.keyPrefix
-            ? { prefix: `${queue.opts.prefix}:` }
-            : {}),
-        }),
-    ),
+    queues: [
+      // Families share queue names and the board keys queues by name: `family<k>-upload` …
+      ...deps.queues.families.flatMap((family, k) =>
+        FAMILY_QUEUES.map((name) =>
+          boardQueue(family[name], deps.queues.families.length > 1 ? `family${k}-` : ''),
+        ),
+      ),
+      boardQueue(deps.queues.poll),
+      boardQueue(deps.queues.notify),
+    ],
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'docpipe queues' } },
   });

@@ -138,7 +138,7 @@ ${actions}
 <tbody></tbody></table>
 <p><button type="button" id="more" hidden>Show more</button></p>
 </section>`,
-          `<script>window.DOCPIPE_BATCH = ${JSON.stringify({ id: batch.id, stagesWithParse: batch.spec.parse !== undefined || batch.spec.extract.length > 1, tasks: batch.spec.extract.map((e) => e.name) }).replace(/</g, '\\u003c')};</script>
+          `<script>window.DOCPIPE_BATCH = ${JSON.stringify({ id: batch.id, stagesWithParse: batch.spec.parse !== undefined || batch.spec.extract.length > 1, tasks: batch.spec.extract.map((e) => e.name), queueFamilies: deps.config.redis.queueFamilies }).replace(/</g, '\\u003c')};</script>
 <script src="/assets/batch-page.js" defer></script>`,
         ),
       );

@@ -1,5 +1,5 @@
 import type { BatchRecord, FileRecord, TenantStatus } from '@docpipe/core';
-import { TERMINAL_FILE_STATES } from '@docpipe/core';
+import { familyOf, TERMINAL_FILE_STATES } from '@docpipe/core';
 
 const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -37,8 +37,11 @@ export function batchView(batch: BatchRecord, now = Date.now()) {
   };
 }
 
-/** A file as the API shows it: state, round (attempt of the file), failure and remote ids. */
-export function fileView(file: FileRecord) {
+/**
+ * A file as the API shows it: state, round (attempt of the file), failure, remote ids, and the
+ * queue family holding its jobs (Bull Board names a family's queues `family<k>-<stage>`).
+ */
+export function fileView(file: FileRecord, queueFamilies: number) {
   return {
     id: file.id,
     batch_id: file.batchId,
@@ -51,6 +54,7 @@ export function fileView(file: FileRecord) {
     metadata: file.metadata,
     remote: { file_id: file.remoteFileId ?? null, parse_job_id: file.parseJobId ?? null },
     error: file.error ?? null,
+    queue_family: familyOf(file.id, queueFamilies),
     skip_reason: file.skipReason ?? null,
     created_at: iso(file.createdAt),
     started_at: iso(file.startedAt),

@@ -1,19 +1,28 @@
 import { join } from 'node:path';
-import { connectRedis, type PrivateRedis, startRedis } from '@docpipe/core';
+import { connectRedis, type PrivateRedis, redactUrl, startRedis } from '@docpipe/core';
 
 export interface RedisSource {
   url: string;
   /** Where it came from, for the startup line. */
-  origin: 'REDIS_URL' | 'local' | 'private';
+  origin: 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'local' | 'private';
   stop(): Promise<void>;
 }
 
 /**
- * The Redis of an embedded run: REDIS_URL when set; else the one on 127.0.0.1:6379 (or
+ * The Redis of an embedded run: a cluster when REDIS_CLUSTER_NODES is set (the config connects
+ * to it; `url` only names it); REDIS_URL when set; else the one on 127.0.0.1:6379 (or
  * DOCPIPE_REDIS_PROBE) if it answers; else a private `redis-server` keeping its data (AOF) in
  * `<stateDir>/redis`, so running the same command again resumes the batch; else a clear error.
  */
 export async function resolveRedis(env: NodeJS.ProcessEnv, stateDir: string): Promise<RedisSource> {
+  if (env.REDIS_CLUSTER_NODES)
+    return {
+      url: env.REDIS_CLUSTER_NODES.split(',')
+        .map((node) => redactUrl(node.trim()))
+        .join(', '),
+      origin: 'REDIS_CLUSTER_NODES',
+      stop: async () => {},
+    };
   if (env.REDIS_URL) return { url: env.REDIS_URL, origin: 'REDIS_URL', stop: async () => {} };
   const probe = env.DOCPIPE_REDIS_PROBE ?? 'redis://127.0.0.1:6379';
   try {

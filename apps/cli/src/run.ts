@@ -138,7 +138,7 @@ export async function runCommand(
     const env = {
       ...io.env,
       ...webhooks,
-      REDIS_URL: redis.url,
+      ...(redis.origin === 'REDIS_CLUSTER_NODES' ? {} : { REDIS_URL: redis.url }),
       LLAMA_CLOUD_BASE_URL: upstream.baseUrl,
       LLAMA_CLOUD_API_KEY: upstream.apiKey,
       BLOB_DIR: io.env.BLOB_DIR ?? join(stateDir, 'blobs'),

@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { freePort } from './free-port.js';
+import { withDirectConnection } from './redis.js';
 
 export interface RedisServerOptions {
   /** Turn on AOF (fsync: `appendfsync`), so a restart or SIGKILL loses no acknowledged write. */
@@ -24,6 +24,8 @@ export interface PrivateRedis {
   url: string;
   port: number;
   dir: string;
+  /** The server's process id (undefined while it is down). */
+  readonly pid: number | undefined;
   /** Graceful shutdown (SIGTERM: the AOF is flushed), then removes a temporary data directory. */
   stop(): Promise<void>;
   /** SIGKILL, as a crash would; the data directory stays for restart(). */
@@ -121,6 +123,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
     get port() {
       return port;
     },
+    get pid() {
+      return child?.pid;
+    },
     dir,
     async stop() {
       await killChild('SIGTERM');
@@ -139,21 +144,10 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Priv
 async function waitForPing(host: string, port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const client = new Redis({
-      port,
-      host,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => {});
     try {
-      await client.connect();
-      if ((await client.ping()) === 'PONG') return;
+      if ((await withDirectConnection({ host, port }, (client) => client.ping())) === 'PONG') return;
     } catch {
       // not up yet
-    } finally {
-      client.disconnect();
     }
     if (Date.now() > deadline)
       throw new Error(`redis-server on port ${port} did not answer within ${timeoutMs} ms`);

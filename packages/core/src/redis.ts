@@ -71,6 +71,29 @@ export function createRedis(target: string | RedisTarget, options: RedisConnecti
   );
 }
 
+/**
+ * Runs `use` on a connection of its own to one server, made to fail at once instead of retrying
+ * (probes and one-off checks), and closes it.
+ */
+export async function withDirectConnection<T>(
+  options: RedisOptions,
+  use: (redis: IORedis) => Promise<T>,
+): Promise<T> {
+  const redis = new IORedis({
+    ...options,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+    return await use(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** A new connection to the same server or cluster (for blocking reads). */
 export function duplicateRedis(redis: Redis): Redis {
   return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
@@ -161,20 +184,17 @@ async function checkCluster(cluster: Cluster): Promise<RedisServerReport> {
     for (const [host, port] of nodes) addresses.set(`${host}:${port}`, { host, port });
   const reports = await Promise.all(
     [...addresses.values()].map(async ({ host, port }) => {
-      const node = new IORedis({
-        ...cluster.options.redisOptions,
-        host,
-        port,
-        lazyConnect: true,
-        maxRetriesPerRequest: 1,
-        retryStrategy: () => null,
-      });
-      node.on('error', () => {});
       try {
-        await node.connect();
-        return await checkNode(node);
-      } finally {
-        node.disconnect();
+        return await withDirectConnection({ ...cluster.options.redisOptions, host, port }, checkNode);
+      } catch (error) {
+        // A replica that is down must not keep the fleet from starting: say so and go on.
+        const reason = error instanceof Error ? error.message : String(error);
+        return {
+          version: 'unknown',
+          maxmemoryPolicy: 'unknown',
+          appendonly: false,
+          warnings: [`cannot read its settings (${reason}); check the node is up and noeviction with AOF.`],
+        } satisfies RedisServerReport;
       }
     }),
   );
@@ -184,7 +204,7 @@ async function checkCluster(cluster: Cluster): Promise<RedisServerReport> {
   );
   const worst = reports.find((report) => report.maxmemoryPolicy !== 'noeviction') ?? reports[0]!;
   return {
-    version: reports[0]?.version ?? 'unknown',
+    version: reports.find((report) => report.version !== 'unknown')?.version ?? 'unknown',
     maxmemoryPolicy: worst.maxmemoryPolicy,
     appendonly: reports.every((report) => report.appendonly),
     warnings,
