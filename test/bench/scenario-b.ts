@@ -83,7 +83,12 @@ export async function docpipeB(
     ? await startRedisCluster({ masters: 3, replicasPerMaster: 0, appendfsync: 'everysec' })
     : undefined;
   const env = { ...ENV, ...options.env };
-  const stack: Stack = await startStack({ sim: {}, env, redis: REDIS, ...(cluster ? { cluster } : {}) });
+  const stack: Stack = await startStack({
+    sim: {},
+    env,
+    redis: REDIS,
+    ...(cluster ? { redisEnv: cluster.env } : {}),
+  });
   try {
     const ports = await Promise.all(processes.map(() => freePort()));
     const children = processes.map((stages, i) =>

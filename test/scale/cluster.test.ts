@@ -39,7 +39,7 @@ describe('Redis Cluster', () => {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1000 });
     const c = cluster;
     const s = await startStack({
-      cluster: c,
+      redisEnv: c.env,
       sim: { timeScale: SCALE, latency: COOKBOOK_LATENCY, latencyJitter: 0.5, capacity: 20 },
       env: { TIME_SCALE: String(SCALE), WORKER_LOCK_MS: '1000' },
     });
@@ -128,10 +128,7 @@ describe('Redis Cluster', () => {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
     const dir = await mkdtemp(join(tmpdir(), 'docpipe-cluster-cli-'));
     try {
-      const run = docpipe([...RUN, '--workers', '2'], dir, {
-        REDIS_CLUSTER_NODES: cluster.seeds.join(','),
-        REDIS_QUEUE_FAMILIES: '3',
-      });
+      const run = docpipe([...RUN, '--workers', '2'], dir, cluster.env);
       expect(await run.exit, run.stderr()).toBe(0);
       expect(run.stderr()).toMatch(/redis: redis:\/\/127\.0\.0\.1:\d+, .* \(REDIS_CLUSTER_NODES\)/);
       expect(run.stderr()).toMatch(/upload 22\/22, parse 22\/22, extract 22\/22; failed 0/);

@@ -26,7 +26,6 @@ import {
 } from '@docpipe/core';
 import { freePort, type PrivateRedis, type RedisServerOptions, startRedis } from '@docpipe/testing';
 import { start as startWorker } from '@docpipe/worker';
-import type { PrivateCluster } from './redis-cluster.js';
 
 export interface StackOptions {
   sim?: SimConfigUpdate;
@@ -35,8 +34,11 @@ export interface StackOptions {
   redis?: RedisServerOptions;
   /** The address Redis and cloud-local listen on (default 127.0.0.1). */
   host?: string;
-  /** Run on this Redis Cluster (its masters as queue families) instead of a private redis-server. */
-  cluster?: PrivateCluster;
+  /**
+   * Use the Redis these settings name (`REDIS_CLUSTER_NODES`, `REDIS_SENTINELS` …) instead of a
+   * private redis-server.
+   */
+  redisEnv?: Env;
   /** cloud-local's logger (default: warnings to stdout). */
   cloudLogger?: Logger;
 }
@@ -46,7 +48,7 @@ export interface StackOptions {
  * and result directory, and workers in this process or as separate processes.
  */
 export async function startStack(options: StackOptions = {}) {
-  const redisServer: PrivateRedis | undefined = options.cluster
+  const redisServer: PrivateRedis | undefined = options.redisEnv
     ? undefined
     : await startRedis({
         appendonly: true,
@@ -67,12 +69,7 @@ export async function startStack(options: StackOptions = {}) {
   const env: Env = {
     PARSE_DEADLINE_MS: realMinute,
     EXTRACT_DEADLINE_MS: realMinute,
-    ...(redisServer
-      ? { REDIS_URL: redisServer.url }
-      : {
-          REDIS_CLUSTER_NODES: options.cluster!.seeds.join(','),
-          REDIS_QUEUE_FAMILIES: String(options.cluster!.masters),
-        }),
+    ...(redisServer ? { REDIS_URL: redisServer.url } : options.redisEnv),
     LLAMA_CLOUD_BASE_URL: cloud.url,
     LLAMA_CLOUD_API_KEY: cloud.apiKey,
     BLOB_DIR: join(dir, 'blobs'),
@@ -84,7 +81,7 @@ export async function startStack(options: StackOptions = {}) {
   };
   const config: Config = loadConfig(env);
   const redis: Redis = await connectRedis(config.redis, { role: 'worker' });
-  const queues: Queues = createQueues(redis, config);
+  const queues: Queues = createQueues(redis, config, createLogger({ level: 'error', pretty: false }));
   const state = new StateStore(redis, config.redis.keyPrefix);
   const dispatcher = dispatcherFor(redis, queues, config);
   const blobs = new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes);
@@ -94,7 +91,7 @@ export async function startStack(options: StackOptions = {}) {
   return {
     /** The private redis-server (not on a cluster stack). */
     get redisServer(): PrivateRedis {
-      if (!redisServer) throw new Error('this stack runs on a Redis Cluster: use its nodes');
+      if (!redisServer) throw new Error('this stack runs on the Redis of options.redisEnv');
       return redisServer;
     },
     get cloud() {

@@ -21,6 +21,8 @@ export interface PrivateCluster {
   nodes: PrivateRedis[];
   /** Seed URLs for REDIS_CLUSTER_NODES. */
   seeds: string[];
+  /** The settings that point docpipe at it, with one queue family per master. */
+  env: { REDIS_CLUSTER_NODES: string; REDIS_QUEUE_FAMILIES: string };
   /** The node that serves the key's slot as master now, asked of a live node. */
   masterOf(key: string): Promise<PrivateRedis>;
   /**
@@ -89,6 +91,10 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<P
     masters,
     nodes,
     seeds: nodes.map((node) => node.url),
+    env: {
+      REDIS_CLUSTER_NODES: nodes.map((node) => node.url).join(','),
+      REDIS_QUEUE_FAMILIES: String(masters),
+    },
     async masterOf(key) {
       const slot = Number(await ask<number>(live()[0]!, ['CLUSTER', 'KEYSLOT', key]));
       const ranges = await ask<[number, number, [string, number, string]][]>(live()[0]!, [

@@ -41,7 +41,7 @@ export async function start(config: Config, options: ApiOptions = {}): Promise<R
     limiter: new RequestLimiter(redis, config.redis.keyPrefix, config.limits),
   });
   await checkQueueFamilies(redis, config);
-  const queues = createQueues(redis, config);
+  const queues = createQueues(redis, config, log);
   const metrics = new Metrics();
   const ctx = createPipelineContext(config, { log, redis, queues, llama, metrics });
   metrics.observeQueues(queues, ctx.inflight);

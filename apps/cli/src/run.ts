@@ -138,7 +138,8 @@ export async function runCommand(
     const env = {
       ...io.env,
       ...webhooks,
-      ...(redis.origin === 'REDIS_CLUSTER_NODES' ? {} : { REDIS_URL: redis.url }),
+      // A Redis the CLI found or started; the ones set in the environment stay as they are.
+      ...(redis.origin === 'local' || redis.origin === 'private' ? { REDIS_URL: redis.url } : {}),
       LLAMA_CLOUD_BASE_URL: upstream.baseUrl,
       LLAMA_CLOUD_API_KEY: upstream.apiKey,
       BLOB_DIR: io.env.BLOB_DIR ?? join(stateDir, 'blobs'),
@@ -161,7 +162,7 @@ export async function runCommand(
     }
 
     const producer = await connectRedis(config.redis, { role: 'producer' });
-    const queues = createQueues(producer, config);
+    const queues = createQueues(producer, config, logger);
     stack.push(async () => {
       await closeQueues(queues);
       producer.disconnect();

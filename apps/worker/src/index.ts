@@ -61,7 +61,7 @@ export async function start(config: Config, options: WorkerOptions = {}): Promis
     onRequest: (event) => metrics.recordRequest(event),
     limiter: new RequestLimiter(redis, config.redis.keyPrefix, config.limits),
   });
-  const queues = createQueues(redis, config);
+  const queues = createQueues(redis, config, log);
   const ctx = createPipelineContext(config, { log, redis, queues, llama, metrics });
   metrics.observeQueues(queues, ctx.inflight, ctx.cap);
 

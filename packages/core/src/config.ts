@@ -91,6 +91,14 @@ export const settings = {
     'Seed nodes of a Redis Cluster (`redis://host:port,…`); set, it replaces REDIS_URL.',
     { secret: true },
   ),
+  REDIS_SENTINELS: setting(
+    list().pipe(z.array(redisUrl()).min(1)).optional(),
+    "Redis Sentinels (`redis://host:port,…`) that name the master of REDIS_SENTINEL_NAME; REDIS_URL's credentials and database still apply.",
+    { secret: true },
+  ),
+  REDIS_SENTINEL_NAME: setting(z.string().min(1), 'The master group the Sentinels watch.', {
+    default: 'mymaster',
+  }),
   REDIS_QUEUE_FAMILIES: setting(
     int(1).max(64),
     "Upload, parse and extract queues come in this many families, each in its own cluster slot; files are spread over them by id. Set it to the cluster's masters; change it only with empty queues.",
@@ -321,6 +329,9 @@ function shape(flat: Flat) {
       url: flat.REDIS_URL,
       /** Set: a Redis Cluster through these seed nodes. */
       clusterNodes: flat.REDIS_CLUSTER_NODES,
+      /** Set: the master that these Sentinels name for `sentinelName`. */
+      sentinels: flat.REDIS_SENTINELS,
+      sentinelName: flat.REDIS_SENTINEL_NAME,
       keyPrefix: flat.REDIS_KEY_PREFIX,
       queueFamilies: flat.REDIS_QUEUE_FAMILIES,
       connectTimeoutMs: flat.REDIS_CONNECT_TIMEOUT_MS,
@@ -421,6 +432,12 @@ function crossChecks(flat: Flat): ConfigProblem[] {
     problems.push({
       variable: 'LLAMA_CLOUD_API_KEY',
       message: 'required when LLAMA_CLOUD_BASE_URL is set (unset both to use the embedded cloud-local)',
+    });
+  }
+  if (flat.REDIS_CLUSTER_NODES && flat.REDIS_SENTINELS) {
+    problems.push({
+      variable: 'REDIS_SENTINELS',
+      message: 'set it or REDIS_CLUSTER_NODES, not both (a Redis Cluster fails over by itself)',
     });
   }
   const { INFLIGHT_MIN: min, INFLIGHT_INITIAL: initial, INFLIGHT_MAX: max } = flat;

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { fileIdOfJob } from './ids.js';
 import { defaultJobOptions, type QueueName } from './job-catalog.js';
+import type { Logger } from './logger.js';
 import type { Redis } from './redis.js';
 
 /** The queues every file goes through; they come in families, one per cluster slot. */
@@ -81,10 +82,20 @@ export async function checkQueueFamilies(redis: Redis, config: Config): Promise<
   }
 }
 
-/** All queues, sharing a connection, with the catalog's default job options. */
-export function createQueues(connection: Redis, config: Config): Queues {
-  const queue = (name: QueueName, prefix: string) =>
-    new Queue(name, { connection, prefix, defaultJobOptions: defaultJobOptions(config, name) });
+/**
+ * All queues, sharing a connection, with the catalog's default job options. Connection errors
+ * (Redis restarting, a failover) go to `log` as warnings; the connection retries by itself.
+ */
+export function createQueues(connection: Redis, config: Config, log: Logger): Queues {
+  const queue = (name: QueueName, prefix: string) => {
+    const created = new Queue(name, {
+      connection,
+      prefix,
+      defaultJobOptions: defaultJobOptions(config, name),
+    });
+    created.on('error', (error) => log.warn({ err: error, queue: name, prefix }, 'queue connection error'));
+    return created;
+  };
   const families = familyPrefixes(config.redis.keyPrefix, config.redis.queueFamilies).map(
     (prefix) =>
       Object.fromEntries(FAMILY_QUEUES.map((name) => [name, queue(name, prefix)])) as unknown as FamilyQueues,

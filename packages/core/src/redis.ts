@@ -8,11 +8,17 @@ import { redactUrl } from './logger.js';
  */
 export type Redis = IORedis | Cluster;
 
-/** Where Redis is: one server (`url`), or a cluster found through its seed nodes. */
+/**
+ * Where Redis is: one server (`url`), the master that Sentinels name (`url` gives credentials
+ * and database), or a cluster found through its seed nodes.
+ */
 export interface RedisTarget {
   url: string;
   /** Seed nodes (`redis://host:port`) of a Redis Cluster; when set, `url` is not used. */
   clusterNodes?: readonly string[];
+  /** Sentinels (`redis://host:port`) to ask for the master of `sentinelName`. */
+  sentinels?: readonly string[];
+  sentinelName?: string;
 }
 
 /**
@@ -31,7 +37,8 @@ export interface RedisConnectionOptions {
 }
 
 export function createRedis(target: string | RedisTarget, options: RedisConnectionOptions): Redis {
-  const { url, clusterNodes } = typeof target === 'string' ? { url: target } : target;
+  const { url, clusterNodes, sentinels, sentinelName } =
+    typeof target === 'string' ? ({ url: target } as RedisTarget) : target;
   const common: RedisOptions = {
     connectTimeout: options.connectTimeoutMs ?? 5000,
     lazyConnect: true,
@@ -45,6 +52,22 @@ export function createRedis(target: string | RedisTarget, options: RedisConnecti
           enableOfflineQueue: false,
           retryStrategy: (times) => Math.min(times * 200, 2000),
         };
+  if (sentinels?.length) {
+    const [first] = sentinels.map((sentinel) => new URL(sentinel));
+    return new IORedis(url, {
+      ...common,
+      ...byRole,
+      sentinels: sentinels.map((sentinel) => {
+        const { hostname, port } = new URL(sentinel);
+        return { host: hostname, port: Number(port || 26379) };
+      }),
+      name: sentinelName ?? 'mymaster',
+      ...(first?.password ? { sentinelPassword: decodeURIComponent(first.password) } : {}),
+      ...(first?.username ? { sentinelUsername: decodeURIComponent(first.username) } : {}),
+      // After a failover, ask the Sentinels again rather than retrying the old master.
+      failoverDetector: true,
+    });
+  }
   if (!clusterNodes?.length) return new IORedis(url, { ...common, ...byRole });
   const seeds = clusterNodes.map((node) => new URL(node));
   const { enableOfflineQueue, retryStrategy, ...perNode } = byRole;
@@ -99,9 +122,19 @@ export function duplicateRedis(redis: Redis): Redis {
   return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
 }
 
+function whatToDo(target: string | RedisTarget): string {
+  if (typeof target !== 'string' && target.sentinels?.length)
+    return 'Check that the REDIS_SENTINELS answer and know REDIS_SENTINEL_NAME (`redis-cli -p 26379 sentinel masters`).';
+  if (typeof target !== 'string' && target.clusterNodes?.length)
+    return 'Check that the REDIS_CLUSTER_NODES answer and the cluster state is ok (`redis-cli cluster info`).';
+  return 'Start one (`redis-server`, or `docker compose up -d redis`) or point REDIS_URL at one.';
+}
+
 /** The address to name in errors and logs, without credentials. */
 export function describeTarget(target: string | RedisTarget): string {
   if (typeof target === 'string') return redactUrl(target);
+  if (target.sentinels?.length)
+    return `the master "${target.sentinelName ?? 'mymaster'}" of the Sentinels at ${target.sentinels.map(redactUrl).join(', ')}`;
   if (!target.clusterNodes?.length) return redactUrl(target.url);
   return `the Redis Cluster at ${target.clusterNodes.map(redactUrl).join(', ')}`;
 }
@@ -144,10 +177,7 @@ export async function connectRedis(
     redis.disconnect();
     const reason = lastError?.message ?? (error instanceof Error ? error.message : String(error));
     throw new RedisUnavailableError(
-      `Cannot reach Redis at ${describeTarget(target)} within ${timeoutMs} ms (${reason}). ` +
-        (typeof target !== 'string' && target.clusterNodes?.length
-          ? 'Check that the REDIS_CLUSTER_NODES answer and the cluster state is ok (`redis-cli cluster info`).'
-          : 'Start one (`redis-server`, or `docker compose up -d redis`) or point REDIS_URL at one.'),
+      `Cannot reach Redis at ${describeTarget(target)} within ${timeoutMs} ms (${reason}). ${whatToDo(target)}`,
       { code: 'redis_unavailable', cause: lastError ?? error },
     );
   } finally {
