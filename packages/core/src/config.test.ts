@@ -72,6 +72,24 @@ describe('loadConfig', () => {
     expect(loadConfig({ REDIS_KEY_PREFIX: 'app{docpipe}' }).redis.keyPrefix).toBe('app{docpipe}');
   });
 
+  it('reads cluster seeds and Sentinels as lists of redis URLs, and refuses both at once', () => {
+    const cluster = loadConfig({
+      REDIS_CLUSTER_NODES: 'redis://a:7000, redis://b:7001',
+      REDIS_QUEUE_FAMILIES: '2',
+    });
+    expect(cluster.redis.clusterNodes).toEqual(['redis://a:7000', 'redis://b:7001']);
+    expect(cluster.redis.queueFamilies).toBe(2);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:7000' })).toThrow(/REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ REDIS_QUEUE_FAMILIES: '0' })).toThrow(/REDIS_QUEUE_FAMILIES/);
+    expect(() =>
+      loadConfig({ REDIS_CLUSTER_NODES: 'redis://a:7000', REDIS_SENTINELS: 'redis://s:26379' }),
+    ).toThrow(/REDIS_SENTINELS: set it or REDIS_CLUSTER_NODES, not both/);
+    expect(loadConfig({ REDIS_SENTINELS: 'redis://s:26379' }).redis).toMatchObject({
+      sentinels: ['redis://s:26379'],
+      sentinelName: 'mymaster',
+    });
+  });
+
   it('scales simulated durations by TIME_SCALE but not network timeouts', () => {
     const config = loadConfig({ TIME_SCALE: '0.01' });
     expect(config.stages.pollIntervalMs).toBe(20);
