@@ -39,7 +39,8 @@ describe('Redis Cluster', () => {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1000 });
     const c = cluster;
     const s = await startStack({
-      redisEnv: c.env,
+      // Each job's writes reach a replica before it completes (WAIT): a failover loses none of them.
+      redisEnv: { ...c.env, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '200' },
       sim: { timeScale: SCALE, latency: COOKBOOK_LATENCY, latencyJitter: 0.5, capacity: 20 },
       env: { TIME_SCALE: String(SCALE), WORKER_LOCK_MS: '1000' },
     });

@@ -26,7 +26,8 @@ describe('Redis Sentinel', () => {
     sentinel = await startSentinel();
     const watched = sentinel;
     const s = await startStack({
-      redisEnv: watched.env,
+      // Each job's writes reach the replica before it completes (WAIT): the failover loses none.
+      redisEnv: { ...watched.env, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '200' },
       sim: { timeScale: SCALE, latency: COOKBOOK_LATENCY, latencyJitter: 0.5, capacity: 20 },
       env: { TIME_SCALE: String(SCALE), WORKER_LOCK_MS: '1000' },
     });

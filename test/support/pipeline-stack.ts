@@ -14,7 +14,9 @@ import {
   createLogger,
   createQueues,
   dispatcherFor,
+  durableWrites,
   type Env,
+  jobId,
   LocalBlobStore,
   type Logger,
   loadConfig,
@@ -81,12 +83,46 @@ export async function startStack(options: StackOptions = {}) {
   };
   const config: Config = loadConfig(env);
   const redis: Redis = await connectRedis(config.redis, { role: 'worker' });
-  const queues: Queues = createQueues(redis, config, createLogger({ level: 'error', pretty: false }));
+  const quiet = createLogger({ level: 'error', pretty: false });
+  const queues: Queues = createQueues(redis, config, quiet);
+  const durable = durableWrites(redis, config, quiet);
   const state = new StateStore(redis, config.redis.keyPrefix);
   const dispatcher = dispatcherFor(redis, queues, config);
   const blobs = new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes);
   const inProcess: { close(): Promise<void> }[] = [];
   const children = new Set<ChildProcess>();
+
+  /** What a stuck batch's unfinished files look like: record, task sets and their jobs' states. */
+  async function unfinishedFiles(batch: BatchRecord) {
+    const p = config.redis.keyPrefix;
+    const files = (await state.listFiles(batch.id, { limit: 10_000 })).items.filter(
+      (file) => !['completed', 'failed', 'skipped', 'cancelled'].includes(file.state),
+    );
+    return Promise.all(
+      files.slice(0, 5).map(async (file) => {
+        const ids = { batchId: batch.id, fileId: file.id, round: file.round };
+        const family = queues.of(file.id);
+        const jobs = [
+          [family.upload, jobId({ ...ids, stage: 'upload' })],
+          [family.parse, jobId({ ...ids, stage: 'parse' })],
+          ...batch.spec.extract.map(
+            (spec) => [family.extract, jobId({ ...ids, stage: 'extract', task: spec.name })] as const,
+          ),
+        ] as const;
+        return {
+          id: file.id,
+          state: file.state,
+          round: file.round,
+          record: await redis.hgetall(`${p}:file:${file.id}`),
+          tasksFinished: await redis.smembers(`${p}:file:${file.id}:tasks-finished`),
+          tasksFailed: await redis.smembers(`${p}:file:${file.id}:tasks-failed`),
+          jobs: Object.fromEntries(
+            await Promise.all(jobs.map(async ([queue, id]) => [id, await queue.getJobState(id)] as const)),
+          ),
+        };
+      }),
+    );
+  }
 
   return {
     /** The private redis-server (not on a cluster stack). */
@@ -115,7 +151,7 @@ export async function startStack(options: StackOptions = {}) {
         const stored = await blobs.put(doc.bytes);
         files.push({ name: doc.name, sha256: stored.sha256, sizeBytes: stored.sizeBytes });
       }
-      return createBatch({ state, dispatcher }, { spec, files, ...extra });
+      return createBatch({ state, dispatcher, durable }, { spec, files, ...extra });
     },
 
     async startWorkerInProcess() {
@@ -248,7 +284,8 @@ export async function startStack(options: StackOptions = {}) {
           };
           throw new Error(
             `batch ${batchId} still running after ${timeoutMs} ms: files ${JSON.stringify(batch.counters.byState)}, ` +
-              `queues ${JSON.stringify(queueCounts)}, in flight ${JSON.stringify(inflight)}`,
+              `queues ${JSON.stringify(queueCounts)}, in flight ${JSON.stringify(inflight)}; ` +
+              `unfinished files: ${JSON.stringify(await unfinishedFiles(batch))}`,
           );
         }
         await new Promise((resolve) => setTimeout(resolve, 50));

@@ -29,6 +29,7 @@ export interface IntakeDeps {
   config: Config;
   state: StateStore;
   dispatcher: Dispatcher;
+  durable(): Promise<void>;
   queues: Queues;
   blobs: BlobStore;
 }

@@ -16,6 +16,7 @@ import {
   createLogger,
   createQueues,
   dispatcherFor,
+  durableWrites,
   type ExtractTier,
   freePort,
   LocalBlobStore,
@@ -190,7 +191,7 @@ export async function runCommand(
       .slice(0, 32);
     const dispatcher = dispatcherFor(producer, queues, config);
     const { batch, created } = await createBatch(
-      { state, dispatcher },
+      { state, dispatcher, durable: durableWrites(producer, config, logger) },
       {
         spec,
         files,

@@ -73,11 +73,17 @@ export function stageProcessor<Q extends WorkStage>(
         throw new DelayedError();
       }
       log.warn({ err: error, attempt: job.attemptsMade + 1, permanent, last }, 'stage job failed');
-      if (last) await definition.onFailed(ctx, stageJob.data, error, job.attemptsMade + 1, job.id!);
+      if (last) {
+        await definition.onFailed(ctx, stageJob.data, error, job.attemptsMade + 1, job.id!);
+        await ctx.durable(); // the failure is recorded before the job is failed for good
+      }
       timer({ outcome: last ? 'failed' : 'retry' });
       if (permanent) throw new UnrecoverableError(errorMessage(error));
       throw error;
     }
+    // What the job wrote is on the replicas before BullMQ moves it on: a failover after this
+    // point cannot leave a finished job whose effects are gone.
+    await ctx.durable();
     timer({ outcome: outcome.type });
     if (outcome.type === 'park') {
       await job.moveToDelayed(outcome.wakeAt, token);

@@ -84,6 +84,9 @@ describe('loadConfig', () => {
     expect(() =>
       loadConfig({ REDIS_CLUSTER_NODES: 'redis://a:7000', REDIS_SENTINELS: 'redis://s:26379' }),
     ).toThrow(/REDIS_SENTINELS: set it or REDIS_CLUSTER_NODES, not both/);
+    expect(() => loadConfig({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '9000' })).toThrow(
+      /REDIS_WAIT_TIMEOUT_MS: must be at most a quarter of WORKER_LOCK_MS/,
+    );
     expect(loadConfig({ REDIS_SENTINELS: 'redis://s:26379' }).redis).toMatchObject({
       sentinels: ['redis://s:26379'],
       sentinelName: 'mymaster',

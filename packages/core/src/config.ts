@@ -99,6 +99,16 @@ export const settings = {
   REDIS_SENTINEL_NAME: setting(z.string().min(1), 'The master group the Sentinels watch.', {
     default: 'mymaster',
   }),
+  REDIS_WAIT_REPLICAS: setting(
+    int(0),
+    "With replicas (Sentinel, Cluster): replicas that must have a job's writes before it completes and a batch's before it is accepted (WAIT); 0: no wait, and a failover may lose the last acknowledged writes.",
+    { default: '0' },
+  ),
+  REDIS_WAIT_TIMEOUT_MS: setting(
+    durationMs(1),
+    'Longest wait for REDIS_WAIT_REPLICAS; past it docpipe logs a warning and goes on.',
+    { default: String(SECOND) },
+  ),
   REDIS_QUEUE_FAMILIES: setting(
     int(1).max(64),
     "Upload, parse and extract queues come in this many families, each in its own cluster slot; files are spread over them by id. Set it to the cluster's masters; change it only with empty queues.",
@@ -334,6 +344,9 @@ function shape(flat: Flat) {
       sentinelName: flat.REDIS_SENTINEL_NAME,
       keyPrefix: flat.REDIS_KEY_PREFIX,
       queueFamilies: flat.REDIS_QUEUE_FAMILIES,
+      /** WAIT for this many replicas after a job's or a batch's writes (0: off). */
+      waitReplicas: flat.REDIS_WAIT_REPLICAS,
+      waitTimeoutMs: flat.REDIS_WAIT_TIMEOUT_MS,
       connectTimeoutMs: flat.REDIS_CONNECT_TIMEOUT_MS,
     },
     llamaCloud: {
@@ -438,6 +451,12 @@ function crossChecks(flat: Flat): ConfigProblem[] {
     problems.push({
       variable: 'REDIS_SENTINELS',
       message: 'set it or REDIS_CLUSTER_NODES, not both (a Redis Cluster fails over by itself)',
+    });
+  }
+  if (flat.REDIS_WAIT_REPLICAS > 0 && flat.REDIS_WAIT_TIMEOUT_MS * 4 > flat.WORKER_LOCK_MS) {
+    problems.push({
+      variable: 'REDIS_WAIT_TIMEOUT_MS',
+      message: `must be at most a quarter of WORKER_LOCK_MS (${flat.WORKER_LOCK_MS}): a job waits for replicas while it holds its lock`,
     });
   }
   const { INFLIGHT_MIN: min, INFLIGHT_INITIAL: initial, INFLIGHT_MAX: max } = flat;

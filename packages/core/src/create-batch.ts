@@ -10,10 +10,12 @@ import type { CreateBatchInput, StateStore } from './state-store.js';
  * are added again by `Dispatcher.recoverPending` (the poller runs it).
  */
 export async function createBatch(
-  deps: { state: StateStore; dispatcher: Dispatcher },
+  deps: { state: StateStore; dispatcher: Dispatcher; durable?: () => Promise<void> },
   input: CreateBatchInput,
 ) {
   const created = await deps.state.createBatch(input);
+  // Accepted means kept: with REDIS_WAIT_REPLICAS, a replica has the batch before the caller hears.
+  await deps.durable?.();
   await deps.dispatcher.soon();
   return created;
 }

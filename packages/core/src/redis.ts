@@ -1,6 +1,7 @@
 import { Cluster, type ClusterOptions, Redis as IORedis, type RedisOptions } from 'ioredis';
+import type { Config } from './config.js';
 import { RedisUnavailableError } from './errors.js';
-import { redactUrl } from './logger.js';
+import { type Logger, redactUrl } from './logger.js';
 
 /**
  * A connection to one Redis server or to a Redis Cluster: both speak the same commands, and
@@ -116,6 +117,46 @@ export async function withDirectConnection<T>(
     redis.disconnect();
   }
 }
+
+/**
+ * Waits until the writes sent so far on this connection reached `replicas` replicas (WAIT; on a
+ * cluster, on every master, through the connections the writes went by), at most `timeoutMs`.
+ * Returns the fewest replicas that acknowledged them.
+ */
+export async function waitForReplicas(redis: Redis, replicas: number, timeoutMs: number): Promise<number> {
+  const servers = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  const acked = await Promise.all(
+    servers.map((server) => {
+      // A master that just died answers nothing: count it as no replica instead of hanging.
+      const wait = server.call('WAIT', replicas, timeoutMs).then(Number, () => 0);
+      const late = new Promise<number>((resolve) => setTimeout(resolve, timeoutMs + 250, 0).unref());
+      return Promise.race([wait, late]);
+    }),
+  );
+  return Math.min(...acked);
+}
+
+/**
+ * The wait a process makes before it reports work done (REDIS_WAIT_REPLICAS; a no-op at 0). Too
+ * few replicas in time is logged and not an error: a replica that is down must not stop the work,
+ * nor slow every job by the timeout, so after a shortfall the waits pause for a while (10 s).
+ */
+export function durableWrites(redis: Redis, config: Config, log: Logger): () => Promise<void> {
+  const { waitReplicas, waitTimeoutMs } = config.redis;
+  let pausedUntil = 0;
+  return async () => {
+    if (waitReplicas === 0 || Date.now() < pausedUntil) return;
+    const acked = await waitForReplicas(redis, waitReplicas, waitTimeoutMs);
+    if (acked >= waitReplicas) return;
+    pausedUntil = Date.now() + SHORTFALL_PAUSE_MS;
+    log.warn(
+      { acked, wanted: waitReplicas, waitedMs: waitTimeoutMs, pausedMs: SHORTFALL_PAUSE_MS },
+      'writes not on enough Redis replicas in time; going on without waiting for a while (a failover now could lose them)',
+    );
+  };
+}
+
+const SHORTFALL_PAUSE_MS = 10_000;
 
 /** A new connection to the same server or cluster (for blocking reads). */
 export function duplicateRedis(redis: Redis): Redis {

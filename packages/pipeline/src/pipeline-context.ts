@@ -4,6 +4,7 @@ import {
   type Config,
   type Dispatcher,
   dispatcherFor,
+  durableWrites,
   type FileRecord,
   type InflightCap,
   InflightRegistry,
@@ -34,6 +35,11 @@ export interface PipelineContext {
   cap: InflightCap;
   /** Fair dispatch of queued files between tenants. */
   dispatcher: Dispatcher;
+  /**
+   * Waits until this process's writes so far reached REDIS_WAIT_REPLICAS replicas (no-op at 0),
+   * so that a failover cannot lose what a finished job or an accepted batch wrote.
+   */
+  durable(): Promise<void>;
   metrics: Metrics;
 }
 
@@ -56,6 +62,7 @@ export function createPipelineContext(
     ...parts,
     state,
     dispatcher,
+    durable: durableWrites(parts.redis, config, parts.log),
     blobs: new LocalBlobStore(config.storage.blobDir, config.storage.blobMaxBytes),
     results: new LocalResultStore(config.storage.resultDir),
     inflight: new InflightRegistry(parts.redis, prefix),
