@@ -7,24 +7,17 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  COOKBOOK_LATENCY,
-  checkRedisServer,
-  connectRedis,
-  familyOf,
-  familyPrefixes,
-  inflightCapFor,
-} from '@docpipe/core';
+import { checkRedisServer, connectRedis, familyOf, familyPrefixes } from '@docpipe/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { docpipe, RUN } from '../support/cli.js';
+import { describeFailover, failOver, failoverStack } from '../support/failover.js';
 import { mixedDocuments, twoSchemas } from '../support/fixtures.js';
 import { expectNothingLost } from '../support/invariants.js';
-import { type Stack, startStack } from '../support/pipeline-stack.js';
+import type { Stack } from '../support/pipeline-stack.js';
 import { type PrivateCluster, startRedisCluster } from '../support/redis-cluster.js';
 
 const DOCS = 200;
 const WORKERS = 3;
-const SCALE = 0.01;
 
 let stack: Stack | undefined;
 let cluster: PrivateCluster | undefined;
@@ -38,12 +31,7 @@ describe('Redis Cluster', () => {
   it(`processes ${DOCS} documents over 3 queue families and survives the loss of the state slot's master`, async () => {
     cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: 1000 });
     const c = cluster;
-    const s = await startStack({
-      // Each job's writes reach a replica before it completes (WAIT): a failover loses none of them.
-      redisEnv: { ...c.env, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '200' },
-      sim: { timeScale: SCALE, latency: COOKBOOK_LATENCY, latencyJitter: 0.5, capacity: 20 },
-      env: { TIME_SCALE: String(SCALE), WORKER_LOCK_MS: '1000' },
-    });
+    const s = await failoverStack(c.env);
     stack = s;
     const prefix = s.config.redis.keyPrefix;
     // Each family's tag lands on its own master.
@@ -88,39 +76,31 @@ describe('Redis Cluster', () => {
     );
     // The master of the state, dispatch and limits slot dies; its replica takes over.
     const victim = await c.masterOf(prefix);
-    const before = await s.finished(batch.id);
-    // A failover fails the commands in flight, as a crash would: a remote job created just before
-    // could lose its saved id and be created again. At most the remote jobs in flight now.
-    const inFlightAtKill = (await inflightCapFor(s.redis, s.config).state()).held;
-    const killedAt = Date.now();
-    await c.kill(victim);
-    await c.waitHealthy(30_000);
-    const promotedMs = Date.now() - killedAt;
-    expect((await c.masterOf(prefix)).port).not.toBe(victim.port);
+    const failover = await failOver(s, batch.id, deadline, {
+      kill: () => c.kill(victim),
+      async promoted() {
+        await c.waitHealthy(30_000);
+        expect((await c.masterOf(prefix)).port).not.toBe(victim.port);
+      },
+    });
     // A worker starting now still passes its startup check with a node down.
     expect((await checkRedisServer(s.redis)).maxmemoryPolicy).toBe('noeviction');
-    // Progress again: the first file finished after the kill.
-    await s.waitForFinished(batch.id, before + 1, deadline);
-    const progressMs = Date.now() - killedAt;
     // The old master comes back as a replica of its successor.
     await c.restart(victim);
     await c.waitHealthy(30_000);
 
-    const done = await s.waitForBatch(batch.id, Math.max(1000, deadline - Date.now()));
-    expect(done.status).toBe('completed');
     const { duplicates } = await expectNothingLost(s, batch.id, {
       docs: DOCS,
       schemas: 2,
-      maxDuplicates: inFlightAtKill,
+      deadline,
+      maxDuplicates: failover.inFlightAtKill,
     });
 
     for (const commands of perMaster) expect(commands).toBeGreaterThan(0);
     for (const worker of workers) expect(worker.exitCode).toBeNull();
     console.info(
       `cluster: ${DOCS} documents × 2 schemas on 3 masters + 3 replicas, ${WORKERS} workers; ` +
-        `state master killed at ${before}/${DOCS}: replica promoted in ${(promotedMs / 1000).toFixed(1)} s, ` +
-        `next file finished ${(progressMs / 1000).toFixed(1)} s after the kill; ` +
-        `duplicate upstream jobs ${duplicates} (of ${inFlightAtKill} in flight at the kill); ` +
+        `state slot's ${describeFailover(failover, DOCS, duplicates)}; ` +
         `commands per master before the kill ${perMaster.join(', ')}`,
     );
   }, 240_000);

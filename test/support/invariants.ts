@@ -14,6 +14,8 @@ export interface Expected {
   maxDuplicates: number;
   /** cloud-local stats read before a restart wiped them. */
   statsBefore?: SimStats[];
+  /** Wait for the batch to finish first, until this time (epoch ms). */
+  deadline?: number;
 }
 
 /**
@@ -25,7 +27,9 @@ export interface Expected {
 export async function expectNothingLost(s: Stack, batchId: string, expected: Expected) {
   const { docs, schemas } = expected;
   const rejected = expected.rejected?.names ?? [];
-  const done = await s.state.getBatch(batchId);
+  const done = expected.deadline
+    ? await s.waitForBatch(batchId, Math.max(1000, expected.deadline - Date.now()))
+    : await s.state.getBatch(batchId);
   const byState: Partial<Record<FileState, number>> = {};
   const files = await s.state.listFiles(batchId, { limit: docs + 10 });
   for (const file of files.items) byState[file.state] = (byState[file.state] ?? 0) + 1;
