@@ -89,6 +89,8 @@ export interface BatchFile {
   metadata: Record<string, unknown>;
   remote: { file_id: string | null; parse_job_id: string | null };
   error: FileError | null;
+  /** The queue family holding its jobs (Bull Board: `family<k>-<stage>` when there are several). */
+  queue_family: number;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
