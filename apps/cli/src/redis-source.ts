@@ -10,9 +10,10 @@ export interface RedisSource {
 
 /**
  * The Redis of an embedded run: a cluster or Sentinels when REDIS_CLUSTER_NODES or
- * REDIS_SENTINELS is set (the config connects to them; `url` only names them); REDIS_URL when set; else the one on 127.0.0.1:6379 (or
- * DOCPIPE_REDIS_PROBE) if it answers; else a private `redis-server` keeping its data (AOF) in
- * `<stateDir>/redis`, so running the same command again resumes the batch; else a clear error.
+ * REDIS_SENTINELS is set (the config connects to them; `url` only names them); REDIS_URL when
+ * set; else the one on 127.0.0.1:6379 (or DOCPIPE_REDIS_PROBE) if it answers; else a private
+ * `redis-server` keeping its data (AOF) in `<stateDir>/redis`, so running the same command again
+ * resumes the batch; else a clear error.
  */
 export async function resolveRedis(env: NodeJS.ProcessEnv, stateDir: string): Promise<RedisSource> {
   for (const origin of ['REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const) {
