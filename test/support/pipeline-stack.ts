@@ -25,6 +25,7 @@ import {
   type Redis,
   type SimConfigUpdate,
   StateStore,
+  TERMINAL_FILE_STATES,
 } from '@docpipe/core';
 import { freePort, type PrivateRedis, type RedisServerOptions, startRedis } from '@docpipe/testing';
 import { start as startWorker } from '@docpipe/worker';
@@ -96,7 +97,7 @@ export async function startStack(options: StackOptions = {}) {
   async function unfinishedFiles(batch: BatchRecord) {
     const p = config.redis.keyPrefix;
     const files = (await state.listFiles(batch.id, { limit: 10_000 })).items.filter(
-      (file) => !['completed', 'failed', 'skipped', 'cancelled'].includes(file.state),
+      (file) => !TERMINAL_FILE_STATES.includes(file.state),
     );
     return Promise.all(
       files.slice(0, 5).map(async (file) => {

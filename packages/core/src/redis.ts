@@ -37,9 +37,11 @@ export interface RedisConnectionOptions {
   name?: string;
 }
 
+const targetOf = (target: string | RedisTarget): RedisTarget =>
+  typeof target === 'string' ? { url: target } : target;
+
 export function createRedis(target: string | RedisTarget, options: RedisConnectionOptions): Redis {
-  const { url, clusterNodes, sentinels, sentinelName } =
-    typeof target === 'string' ? ({ url: target } as RedisTarget) : target;
+  const { url, clusterNodes, sentinels, sentinelName } = targetOf(target);
   const common: RedisOptions = {
     connectTimeout: options.connectTimeoutMs ?? 5000,
     lazyConnect: true,
@@ -54,23 +56,20 @@ export function createRedis(target: string | RedisTarget, options: RedisConnecti
           retryStrategy: (times) => Math.min(times * 200, 2000),
         };
   if (sentinels?.length) {
-    const [first] = sentinels.map((sentinel) => new URL(sentinel));
+    const seeds = seedsOf(sentinels, 26379);
     return new IORedis(url, {
       ...common,
       ...byRole,
-      sentinels: sentinels.map((sentinel) => {
-        const { hostname, port } = new URL(sentinel);
-        return { host: hostname, port: Number(port || 26379) };
-      }),
+      sentinels: seeds.addresses,
       name: sentinelName ?? 'mymaster',
-      ...(first?.password ? { sentinelPassword: decodeURIComponent(first.password) } : {}),
-      ...(first?.username ? { sentinelUsername: decodeURIComponent(first.username) } : {}),
+      ...(seeds.password ? { sentinelPassword: seeds.password } : {}),
+      ...(seeds.username ? { sentinelUsername: seeds.username } : {}),
       // After a failover, ask the Sentinels again rather than retrying the old master.
       failoverDetector: true,
     });
   }
   if (!clusterNodes?.length) return new IORedis(url, { ...common, ...byRole });
-  const seeds = clusterNodes.map((node) => new URL(node));
+  const seeds = seedsOf(clusterNodes, 6379);
   const { enableOfflineQueue, retryStrategy, ...perNode } = byRole;
   const cluster: ClusterOptions = {
     lazyConnect: true,
@@ -84,15 +83,24 @@ export function createRedis(target: string | RedisTarget, options: RedisConnecti
     redisOptions: {
       ...common,
       ...perNode,
-      ...(seeds[0]?.username ? { username: decodeURIComponent(seeds[0].username) } : {}),
-      ...(seeds[0]?.password ? { password: decodeURIComponent(seeds[0].password) } : {}),
-      ...(seeds[0]?.protocol === 'rediss:' ? { tls: {} } : {}),
+      ...(seeds.username ? { username: seeds.username } : {}),
+      ...(seeds.password ? { password: seeds.password } : {}),
+      ...(seeds.tls ? { tls: {} } : {}),
     },
   };
-  return new Cluster(
-    seeds.map((seed) => ({ host: seed.hostname, port: Number(seed.port || 6379) })),
-    cluster,
-  );
+  return new Cluster(seeds.addresses, cluster);
+}
+
+/** The addresses of seed URLs (`redis://host:port`), and the first one's credentials and TLS. */
+function seedsOf(urls: readonly string[], defaultPort: number) {
+  const parsed = urls.map((url) => new URL(url));
+  const first = parsed[0];
+  return {
+    addresses: parsed.map((seed) => ({ host: seed.hostname, port: Number(seed.port || defaultPort) })),
+    username: first?.username ? decodeURIComponent(first.username) : undefined,
+    password: first?.password ? decodeURIComponent(first.password) : undefined,
+    tls: first?.protocol === 'rediss:',
+  };
 }
 
 /**
@@ -163,21 +171,25 @@ export function duplicateRedis(redis: Redis): Redis {
   return redis instanceof Cluster ? redis.duplicate() : redis.duplicate();
 }
 
-function whatToDo(target: string | RedisTarget): string {
-  if (typeof target !== 'string' && target.sentinels?.length)
-    return 'Check that the REDIS_SENTINELS answer and know REDIS_SENTINEL_NAME (`redis-cli -p 26379 sentinel masters`).';
-  if (typeof target !== 'string' && target.clusterNodes?.length)
-    return 'Check that the REDIS_CLUSTER_NODES answer and the cluster state is ok (`redis-cli cluster info`).';
-  return 'Start one (`redis-server`, or `docker compose up -d redis`) or point REDIS_URL at one.';
-}
-
-/** The address to name in errors and logs, without credentials. */
-export function describeTarget(target: string | RedisTarget): string {
-  if (typeof target === 'string') return redactUrl(target);
-  if (target.sentinels?.length)
-    return `the master "${target.sentinelName ?? 'mymaster'}" of the Sentinels at ${target.sentinels.map(redactUrl).join(', ')}`;
-  if (!target.clusterNodes?.length) return redactUrl(target.url);
-  return `the Redis Cluster at ${target.clusterNodes.map(redactUrl).join(', ')}`;
+/** Where a target is, without credentials, and what to check when it does not answer. */
+function describeTarget(target: string | RedisTarget): { where: string; check: string } {
+  const { url, sentinels, sentinelName, clusterNodes } = targetOf(target);
+  if (sentinels?.length)
+    return {
+      where: `the master "${sentinelName ?? 'mymaster'}" of the Sentinels at ${sentinels.map(redactUrl).join(', ')}`,
+      check:
+        'Check that the REDIS_SENTINELS answer and know REDIS_SENTINEL_NAME (`redis-cli -p 26379 sentinel masters`).',
+    };
+  if (clusterNodes?.length)
+    return {
+      where: `the Redis Cluster at ${clusterNodes.map(redactUrl).join(', ')}`,
+      check:
+        'Check that the REDIS_CLUSTER_NODES answer and the cluster state is ok (`redis-cli cluster info`).',
+    };
+  return {
+    where: redactUrl(url),
+    check: 'Start one (`redis-server`, or `docker compose up -d redis`) or point REDIS_URL at one.',
+  };
 }
 
 /**
@@ -217,8 +229,9 @@ export async function connectRedis(
   } catch (error) {
     redis.disconnect();
     const reason = lastError?.message ?? (error instanceof Error ? error.message : String(error));
+    const { where, check } = describeTarget(target);
     throw new RedisUnavailableError(
-      `Cannot reach Redis at ${describeTarget(target)} within ${timeoutMs} ms (${reason}). ${whatToDo(target)}`,
+      `Cannot reach Redis at ${where} within ${timeoutMs} ms (${reason}). ${check}`,
       { code: 'redis_unavailable', cause: lastError ?? error },
     );
   } finally {
